@@ -1,0 +1,45 @@
+/**
+ * Relational storage port. Every query an application makes runs inside `withScope`, which
+ * opens a transaction as the application role (no table ownership, no BYPASSRLS) and sets the
+ * tenant for PostgreSQL row-level security with transaction-local settings, so a pooled
+ * connection never carries one request's tenant into the next.
+ */
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+}
+
+export interface SqlResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** Who the rows are read and written for. RLS policies read these as `soma.tenant_id` / `soma.platform_admin`. */
+export interface DataScope {
+  /** The tenant of the verified token; `null` means no tenant (only definer functions can be reached). */
+  tenantId: string | null;
+  /** Platform administrators may create tenants; they never see another tenant's rows implicitly. */
+  platformAdmin?: boolean;
+}
+
+export interface Migration {
+  /** Domain that owns the migration, e.g. `identity`. */
+  domain: string;
+  /** Monotonic version inside the domain, e.g. 1, 2, 3. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export interface SqlDatabase extends AsyncDisposable {
+  /** Human-readable adapter name for logs (`pglite`, `postgres`). */
+  readonly kind: string;
+  /** Runs `work` in one transaction, as the application role, scoped to `scope`. Rolls back on throw. */
+  withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Applies pending migrations as the schema owner; idempotent; refuses an edited applied migration. */
+  migrate(migrations: readonly Migration[]): Promise<MigrationReport>;
+}
+
+export interface MigrationReport {
+  applied: string[];
+  alreadyApplied: string[];
+}

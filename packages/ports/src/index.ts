@@ -1,0 +1,2 @@
+export type * from './SqlDatabase';
+export type * from './EventBus';

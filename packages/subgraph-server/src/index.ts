@@ -1,0 +1,1 @@
+export { serveSubgraph, type ServeSubgraphOptions, type RunningSubgraph } from './serveSubgraph';
