@@ -1,0 +1,1 @@
+export { InProcessEventBus } from './InProcessEventBus';
