@@ -34,9 +34,21 @@ export interface SignableRequest {
   operationName?: string | null | undefined;
 }
 
+/** JSON with sorted keys, so both ends hash the same bytes whatever order a serializer chose. */
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+}
+
+// operationName is left out: executors differ in whether they send it, and the query text
+// already pins the operation.
 const mac = (secret: string, req: SignableRequest, claims: VerifiedClaims | null, iat: number) =>
   createHmac('sha256', secret)
-    .update(JSON.stringify([req.query, req.variables ?? {}, req.operationName ?? null, claims, iat]))
+    .update(stableStringify([req.query, req.variables ?? {}, claims, iat]))
     .digest('base64url');
 
 /** Router side: binds the claims to this exact operation and time. */

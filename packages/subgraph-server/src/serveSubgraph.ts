@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import {
   ROUTER_ENVELOPE_EXTENSION,
   type VerifiedClaims,
@@ -76,6 +77,8 @@ export async function serveSubgraph<TContext extends object>(
     introspection: true,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: false,
+    // Traces would only ride along to the router and leak timings; the router has its own telemetry.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
 

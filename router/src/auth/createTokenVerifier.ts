@@ -1,0 +1,103 @@
+import { SomaError } from '@somaagent/errors';
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
+
+/** One issuer whose tokens the router accepts. */
+export interface TrustedIssuer {
+  /** Exact `iss` value. */
+  issuer: string;
+  /** Where the public keys are. Omit to discover them from `${issuer}/.well-known/openid-configuration`. */
+  jwksUrl?: string;
+  /** Accepted `aud` values. */
+  audience: string | string[];
+  /**
+   * Asymmetric algorithms only: a token signed with HS256 against a published public key, or
+   * `alg: none`, is refused before any key is looked at.
+   * @default ['ES256', 'RS256', 'EdDSA', 'PS256']
+   */
+  algorithms?: string[];
+  /** Turns a verified payload into the claims subgraphs receive. */
+  toClaims: (payload: JWTPayload, issuer: string) => VerifiedClaims;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<VerifiedClaims>;
+}
+
+const DEFAULT_ALGORITHMS = ['ES256', 'RS256', 'EdDSA', 'PS256'];
+
+const unauthenticated = (message: string) =>
+  new SomaError('UNAUTHENTICATED', message, { http: { status: 401 } });
+
+/** Maps jose's failure classes to messages that tell the caller what to fix. */
+function explain(error: unknown): SomaError {
+  if (error instanceof SomaError) return error;
+  if (error instanceof errors.JWTExpired) return unauthenticated('token expired: sign in again for a new one');
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return unauthenticated('token is not yet valid (nbf is in the future)');
+    if (error.claim === 'exp') return unauthenticated('token has no expiry (exp); tokens must expire');
+    return unauthenticated(`token claim "${error.claim}" is invalid: ${error.reason}`);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return unauthenticated('token algorithm is not allowed');
+  if (error instanceof errors.JWKSNoMatchingKey) return unauthenticated('token signed with an unknown key (kid)');
+  if (error instanceof errors.JWSSignatureVerificationFailed) return unauthenticated('token signature is invalid');
+  if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
+    return new SomaError('UNAVAILABLE', 'could not reach the token issuer to verify the token; retry', {
+      http: { status: 503 },
+    });
+  }
+  return unauthenticated('token is invalid');
+}
+
+/**
+ * Verifies bearer tokens once per request with jose: issuer, audience, expiry (required),
+ * not-before, and an asymmetric algorithm allowlist. Keys come from each issuer's JWKS, cached
+ * and re-fetched when a token names an unknown `kid`, which is what makes key rotation seamless.
+ */
+export function createTokenVerifier(issuers: readonly TrustedIssuer[]): TokenVerifier {
+  const byIssuer = new Map(
+    issuers.map((config) => {
+      let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+      const keys = async () => {
+        if (jwks) return jwks;
+        let url = config.jwksUrl;
+        if (!url) {
+          const res = await fetch(`${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+          if (!res.ok) throw new Error(`OIDC discovery for ${config.issuer} answered ${res.status}`);
+          url = ((await res.json()) as { jwks_uri: string }).jwks_uri;
+        }
+        jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: 5_000, cacheMaxAge: 600_000 });
+        return jwks;
+      };
+      return [config.issuer, { config, keys }] as const;
+    }),
+  );
+
+  return {
+    async verify(token) {
+      let issuer: string | undefined;
+      try {
+        const header = decodeProtectedHeader(token);
+        if (!header.alg || header.alg === 'none') throw unauthenticated('unsigned tokens (alg: none) are refused');
+        issuer = decodeJwt(token).iss;
+      } catch (error) {
+        if (error instanceof SomaError) throw error;
+        throw unauthenticated('token is not a well-formed JWT');
+      }
+      const entry = issuer ? byIssuer.get(issuer) : undefined;
+      if (!entry) throw unauthenticated(`token issuer ${JSON.stringify(issuer ?? null)} is not trusted`);
+      try {
+        const { payload } = await jwtVerify(token, await entry.keys(), {
+          issuer: entry.config.issuer,
+          audience: entry.config.audience,
+          algorithms: entry.config.algorithms ?? DEFAULT_ALGORITHMS,
+          requiredClaims: ['exp'],
+          clockTolerance: 5,
+        });
+        return entry.config.toClaims(payload, entry.config.issuer);
+      } catch (error) {
+        throw explain(error);
+      }
+    },
+  };
+}

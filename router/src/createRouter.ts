@@ -1,0 +1,307 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
+import { SomaError } from '@somaagent/errors';
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+import { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { createTokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
+import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
+import { useSignedSubgraphRequests } from './plugins/useSignedSubgraphRequests';
+import { bearerToken, type SomaRouterContext, useTokenVerification } from './plugins/useTokenVerification';
+
+/** Limits that protect the router; all ON by default (docs/router.md explains each). */
+export interface RouterLimits {
+  /** @default 12 */ maxDepth: number;
+  /** Aliases per operation, `__typename` aliases included. @default 30 */ maxAliases: number;
+  /** Lexical tokens per document. @default 2000 */ maxTokens: number;
+  /** Directives per operation. @default 20 */ maxDirectives: number;
+  /** Static cost (graphql-armor cost model). @default 5000 */ maxCost: number;
+  /** Operations per batched HTTP request. @default 10 */ maxBatchSize: number;
+  /** Request body bytes; larger bodies get 413. @default 1_048_576 */ maxBodyBytes: number;
+  /** Concurrent subscriptions on one WebSocket. @default 20 */ maxSubscriptionsPerConnection: number;
+  /** A socket that has not sent connection_init by then is closed (4408). @default 3000 */
+  connectionInitTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: RouterLimits = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxTokens: 2000,
+  maxDirectives: 20,
+  maxCost: 5000,
+  maxBatchSize: 10,
+  maxBodyBytes: 1_048_576,
+  maxSubscriptionsPerConnection: 20,
+  connectionInitTimeoutMs: 3000,
+};
+
+export interface RouterOptions {
+  /** Composed supergraph SDL (schema/supergraph.graphql). */
+  supergraphSdl: string;
+  /** Where each subgraph actually listens (`name → http://host:port/graphql`), overriding routing_url. */
+  subgraphUrls: Record<string, string>;
+  /** HMAC secret shared with the subgraphs. */
+  routerSecret: string;
+  /** Token issuers the router trusts (SomaAgent identity, external OIDC providers). */
+  issuers: TrustedIssuer[];
+  /** Internal JWKS of the identity subgraph, re-served publicly at `/.well-known/jwks.json`. */
+  jwksUpstreamUrl?: string;
+  /** @default '127.0.0.1' */ host?: string;
+  /** @default 0 */ port?: number;
+  /** Introspection (and GraphiQL) on; when off, field suggestions are hidden too. @default true */
+  introspection?: boolean;
+  /**
+   * Browser origins allowed to open WebSockets and make CORS requests. The router's own origin
+   * (GraphiQL) is always allowed; requests with no Origin (non-browser clients) are allowed.
+   * @default []
+   */
+  allowedOrigins?: string[];
+  limits?: Partial<RouterLimits>;
+}
+
+export interface RunningRouter extends AsyncDisposable {
+  /** `http://host:port/graphql` */
+  url: string;
+  /** `ws://host:port/graphql` */
+  wsUrl: string;
+  /** Open WebSocket connections (tests assert cleanup). */
+  openSockets(): number;
+  close(): Promise<void>;
+}
+
+type SocketExtra = {
+  somaClaims?: VerifiedClaims | null;
+  activeSubscriptions?: Set<string>;
+  expiryTimer?: NodeJS.Timeout;
+} & Record<PropertyKey, unknown>;
+
+/**
+ * The one public endpoint: Hive Gateway runtime (federated queries, mutations and
+ * subscriptions) behind a small node:http layer that enforces body size, serves JWKS, and
+ * guards the graphql-ws upgrade (Origin allowlist, token at connect, expiry, subscription cap).
+ */
+export async function createRouter(options: RouterOptions): Promise<RunningRouter> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const introspection = options.introspection ?? true;
+  const host = options.host ?? '127.0.0.1';
+  const verifier = createTokenVerifier(options.issuers);
+  const allowedOrigins = new Set(options.allowedOrigins ?? []);
+  let selfOrigin = '';
+  const originAllowed = (origin: string | undefined) => !origin || origin === selfOrigin || allowedOrigins.has(origin);
+
+  const transportEntries: Record<string, { location?: string; options?: Record<string, unknown> }> = {
+    // Subgraphs serve subscriptions over graphql-ws on the same path (Apollo Server has no SSE).
+    '*.http': { options: { subscriptions: { kind: 'ws', location: '/graphql' } } },
+  };
+  for (const [name, url] of Object.entries(options.subgraphUrls)) transportEntries[name] = { location: url };
+
+  const gateway = createGatewayRuntime<SomaRouterContext>({
+    supergraph: options.supergraphSdl,
+    transportEntries,
+    logging: process.env.SOMA_ROUTER_LOG_LEVEL === 'debug' ? 'debug' : 'warn',
+    graphiql: introspection ? { title: 'SomaAgent', subscriptionsProtocol: 'WS' } : false,
+    landingPage: false,
+    disableIntrospection: introspection ? undefined : { disableIf: () => true },
+    maskedErrors: true,
+    batching: { limit: limits.maxBatchSize },
+    csrfPrevention: { requestHeaders: ['x-graphql-csrf-token', 'content-type-json'] },
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return origin && originAllowed(origin) ? { origin, credentials: true } : false;
+    },
+    plugins: () => [
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth, flattenFragments: true, onReject: [tagLimitRejection] },
+        // armor exempts `__typename` aliases by default; they cost the same, so they count here.
+        maxAliases: { n: limits.maxAliases, allowList: [], onReject: [tagLimitRejection] },
+        maxTokens: { n: limits.maxTokens, onReject: [tagLimitRejection] },
+        maxDirectives: { n: limits.maxDirectives, onReject: [tagLimitRejection] },
+        costLimit: { maxCost: limits.maxCost, onReject: [tagLimitRejection] },
+        blockFieldSuggestion: { enabled: !introspection },
+      }),
+      useTokenVerification(verifier),
+      useSignedSubgraphRequests(options.routerSecret),
+      useErrorStatus(),
+    ],
+  });
+
+  const http = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', selfOrigin || 'http://router');
+      if (req.method === 'GET' && url.pathname === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json' && options.jwksUpstreamUrl) {
+        const upstream = await fetch(options.jwksUpstreamUrl);
+        res.writeHead(upstream.status, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+        res.end(await upstream.text());
+        return;
+      }
+      if (url.pathname !== '/graphql') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'the endpoint is /graphql', extensions: { code: 'NOT_FOUND' } }] }));
+        return;
+      }
+      const body = await readLimitedBody(req, limits.maxBodyBytes);
+      if (body === 'too-large') {
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        res.end(
+          JSON.stringify({
+            errors: [
+              {
+                message: `request body exceeds ${limits.maxBodyBytes} bytes`,
+                extensions: { code: 'PAYLOAD_TOO_LARGE', limit: limits.maxBodyBytes },
+              },
+            ],
+          }),
+        );
+        return;
+      }
+      const headers = new Headers();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (typeof value === 'string') headers.set(key, value);
+        else if (Array.isArray(value)) for (const v of value) headers.append(key, v);
+      }
+      const abort = new AbortController();
+      res.on('close', () => abort.abort());
+      const response = await gateway.fetch(
+        new Request(url, {
+          method: req.method,
+          headers,
+          body: body && body.length > 0 ? new Uint8Array(body) : undefined,
+          signal: abort.signal,
+        }),
+      );
+      res.statusCode = response.status;
+      response.headers.forEach((value, key) => res.setHeader(key, value));
+      if (response.body) {
+        // Streams (SSE, multipart) are written chunk by chunk as the gateway yields them.
+        const reader = response.body.getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) res.write(r.value);
+      }
+      res.end();
+    } catch (error) {
+      console.error('[router] request failed', error);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
+      } else res.end();
+    }
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxBodyBytes });
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://router').pathname;
+    if (path !== '/graphql' || !originAllowed(req.headers.origin)) {
+      socket.end(`HTTP/1.1 ${path !== '/graphql' ? '404 Not Found' : '403 Forbidden'}\r\nconnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  const wsOptions = getGraphQLWSOptions<SomaRouterContext, SocketExtra>(gateway, (ctx) => ({
+    somaClaims: ctx.extra.somaClaims ?? null,
+    request: new Request(`${selfOrigin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    }),
+  }));
+  const wsServer = useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      ...wsOptions,
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+      onConnect: async (ctx) => {
+        ctx.extra.activeSubscriptions = new Set();
+        const params = ctx.connectionParams ?? {};
+        const raw = typeof params.authorization === 'string' ? params.authorization : undefined;
+        let claims: VerifiedClaims;
+        try {
+          const token =
+            (raw ? bearerToken(raw) : null) ?? (typeof params.token === 'string' ? params.token : null);
+          if (!token) throw new SomaError('UNAUTHENTICATED', 'connectionParams must carry { authorization: "Bearer <token>" }');
+          claims = await verifier.verify(token);
+        } catch (error) {
+          (ctx.extra.socket as import('ws').WebSocket).close(4401, truncateReason((error as Error).message));
+          return false;
+        }
+        ctx.extra.somaClaims = claims;
+        const msLeft = claims.expiresAt * 1000 - Date.now();
+        const socket = ctx.extra.socket as import('ws').WebSocket;
+        // Timers beyond 2^31-1 ms overflow to 1 ms; tokens that long-lived are refused anyway.
+        ctx.extra.expiryTimer = setTimeout(() => socket.close(4401, 'token expired'), Math.min(Math.max(0, msLeft), 2_147_483_647));
+        return true;
+      },
+      onSubscribe: (ctx, id, payload) => {
+        const active = (ctx.extra.activeSubscriptions ??= new Set());
+        if (active.size >= limits.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(
+              `at most ${limits.maxSubscriptionsPerConnection} concurrent subscriptions per connection; complete one first`,
+              { extensions: { code: 'QUERY_TOO_COMPLEX', limit: limits.maxSubscriptionsPerConnection } },
+            ),
+          ];
+        }
+        active.add(id);
+        return wsOptions.onSubscribe!(ctx as never, id, payload);
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.activeSubscriptions?.delete(id);
+      },
+      onError: (ctx, id) => {
+        ctx.extra.activeSubscriptions?.delete(id);
+      },
+      onClose: (ctx) => {
+        clearTimeout(ctx.extra.expiryTimer);
+      },
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  selfOrigin = `http://${host}:${port}`;
+
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await wsServer.dispose();
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await gateway.dispose();
+  };
+  return {
+    url: `${selfOrigin}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    openSockets: () => wss.clients.size,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+// WebSocket close reasons are limited to 123 bytes.
+const truncateReason = (reason: string) => (Buffer.byteLength(reason) > 120 ? `${reason.slice(0, 117)}...` : reason);
+
+async function readLimitedBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | null> {
+  if (req.method === 'GET' || req.method === 'HEAD') return null;
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,26 @@
+import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
+import { defaultPrintFn } from '@graphql-tools/executor-common';
+import { ROUTER_ENVELOPE_EXTENSION, signRouterEnvelope } from '@somaagent/internal-auth';
+import type { SomaRouterContext } from './useTokenVerification';
+
+/**
+ * Adds the router's HMAC envelope (verified claims + time, bound to the exact query and
+ * variables) to every subgraph request, over HTTP and graphql-ws alike. Subgraphs refuse
+ * requests without it, which is what keeps them reachable through the router only.
+ */
+export function useSignedSubgraphRequests(secret: string): GatewayPlugin<SomaRouterContext> {
+  return {
+    onSubgraphExecute({ executionRequest, setExecutionRequest }) {
+      const claims = executionRequest.context?.somaClaims ?? null;
+      const envelope = signRouterEnvelope(
+        secret,
+        { query: defaultPrintFn(executionRequest.document), variables: executionRequest.variables },
+        claims,
+      );
+      setExecutionRequest({
+        ...executionRequest,
+        extensions: { ...executionRequest.extensions, [ROUTER_ENVELOPE_EXTENSION]: envelope },
+      });
+    },
+  };
+}
