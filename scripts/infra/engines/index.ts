@@ -1,0 +1,17 @@
+import type { Engine } from '../engine';
+import { oidcEngine } from './oidc';
+import { postgresEngine } from './postgres';
+
+/**
+ * Every engine the harness knows, in start order. A new engine (redis, kafka, temporal, opa,
+ * clickhouse, minio, llm) is one file in this folder implementing `Engine`, added here.
+ */
+export const ENGINES: readonly Engine[] = [postgresEngine, oidcEngine];
+
+export const ENGINE_NAMES = ENGINES.map((e) => e.name);
+
+export function engineByName(name: string): Engine {
+  const engine = ENGINES.find((e) => e.name === name);
+  if (!engine) throw new Error(`unknown engine "${name}"; known engines: ${ENGINE_NAMES.join(', ')}`);
+  return engine;
+}

@@ -1,0 +1,94 @@
+/**
+ * vitest global setup of the `contract` and `e2e` projects: brings up the real servers through
+ * the same engine code as `npm run infra` (scripts/infra), hands their coordinates to tests with
+ * `project.provide` (read them with `inject('postgres')`, `inject('oidc')`) and exports the same
+ * values in `process.env` for child processes the tests spawn.
+ *
+ * An engine already running and healthy (e.g. after `npm run infra up`) is reused and left
+ * running; engines started here are stopped at teardown. A server that cannot start fails the
+ * run with an error naming the engine and its log; nothing is skipped.
+ */
+import type { TestProject } from 'vitest/node';
+import { InfraError } from '../../scripts/infra/engine';
+import { engineByName } from '../../scripts/infra/engines/index';
+import { contextFor, down, up } from '../../scripts/infra/infra';
+
+/** Engines every contract/e2e run needs. */
+const TEST_ENGINES = ['postgres', 'oidc'] as const;
+
+interface Shared {
+  /** Global setups (one per project) currently holding the servers. */
+  holders: number;
+  env: Record<string, string>;
+  /** Engines started by this process, stopped when the last holder tears down. */
+  started: string[];
+  ready: Promise<void> | undefined;
+}
+
+// vitest loads this file once per project into separate module instances of the same process;
+// the shared record makes the second project reuse the first one's servers.
+const SHARED = Symbol.for('somaagent.tests.globalSetup');
+const shared: Shared = ((globalThis as Record<symbol, unknown>)[SHARED] as Shared | undefined) ?? {
+  holders: 0,
+  env: {},
+  started: [],
+  ready: undefined,
+};
+(globalThis as Record<symbol, unknown>)[SHARED] = shared;
+
+async function bringUp(): Promise<void> {
+  for (const name of TEST_ENGINES) {
+    const engine = engineByName(name);
+    const t0 = Date.now();
+    try {
+      const result = await up([engine], (e, message) => console.error(`[infra] ${e}: ${message}`));
+      Object.assign(shared.env, result.env);
+      shared.started.push(...result.started);
+      if (result.started.length) console.error(`[infra] ${name}: started in ${Date.now() - t0} ms`);
+    } catch (error) {
+      // Leave nothing half-up: stop what this run already started, then fail loudly.
+      await down(shared.started.map(engineByName)).catch(() => undefined);
+      shared.started = [];
+      const logPath =
+        error instanceof InfraError && error.logPath ? error.logPath : contextFor(engine).logPath;
+      throw new Error(
+        `test infrastructure: engine "${name}" could not start: ${(error as Error).message}\n  log: ${logPath}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+export default async function setup(project: TestProject) {
+  shared.holders++;
+  shared.ready ??= bringUp();
+  await shared.ready;
+  const env = shared.env;
+  Object.assign(process.env, env);
+  const need = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`test infrastructure: ${name} was not provided by the engines`);
+    return value;
+  };
+  project.provide('postgres', {
+    ownerUrl: need('SOMA_DATABASE_OWNER_URL'),
+    appUrl: need('SOMA_DATABASE_URL'),
+  });
+  project.provide('oidc', {
+    issuer: need('SOMA_TEST_OIDC_ISSUER'),
+    clientId: need('SOMA_TEST_OIDC_CLIENT_ID'),
+    clientSecret: need('SOMA_TEST_OIDC_CLIENT_SECRET'),
+    resource: need('SOMA_TEST_OIDC_RESOURCE'),
+    audience: need('SOMA_TEST_OIDC_AUDIENCE'),
+    tenant: need('SOMA_TEST_OIDC_TENANT'),
+  });
+
+  return async () => {
+    shared.holders--;
+    if (shared.holders > 0 || shared.started.length === 0) return;
+    const engines = shared.started.map(engineByName);
+    shared.started = [];
+    shared.ready = undefined;
+    await down(engines);
+  };
+}

@@ -1,0 +1,26 @@
+// Values tests/setup/globalSetup.ts hands to test files through vitest's `inject()`.
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The harness PostgreSQL server (engine `postgres`). */
+    postgres: {
+      /** `soma_owner`: superuser, owns the schema, runs migrations. */
+      ownerUrl: string;
+      /** `soma_app`: NOSUPERUSER NOBYPASSRLS NOCREATEDB, owns nothing. */
+      appUrl: string;
+    };
+    /** The harness OpenID Provider (engine `oidc`). */
+    oidc: {
+      issuer: string;
+      clientId: string;
+      clientSecret: string;
+      /** Resource indicator to request tokens for (`resource=` form parameter); also the default. */
+      resource: string;
+      /** `aud` of the access tokens. */
+      audience: string;
+      /** `soma_tenant` of the client's tokens when the request names no tenant. */
+      tenant: string;
+    };
+  }
+}
