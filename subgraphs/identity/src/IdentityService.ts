@@ -1,0 +1,606 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { SomaError } from '@somaagent/errors';
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+import type { DataScope, EventBus, EventEnvelope, SqlDatabase, SqlExecutor } from '@somaagent/ports';
+import { SignJWT } from 'jose';
+import { apiKeyPrefix, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret } from './apiKeySecret';
+import {
+  ALL_CAPABILITIES,
+  hasCapability,
+  IdentityCapability,
+  MEMBER_CAPABILITIES,
+  missingCapabilities,
+  unionCapabilities,
+} from './capabilities';
+import type { AccessTokenAuthMethod, AccessTokenClaims } from './claimsFromAccessTokenPayload';
+import {
+  type AccessTokenModel,
+  type ApiKeyModel,
+  IDENTITY_EVENTS_TOPIC,
+  type IdentityEventPayload,
+  type IdentityEventType,
+  type RoleModel,
+  type TenantModel,
+  type UserModel,
+} from './models';
+import { type Connection, pageArgs, toConnection } from './pagination';
+import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords';
+import type { SigningKeyStore } from './SigningKeyStore';
+import {
+  checkCapabilities,
+  checkPassword,
+  checkRoleName,
+  checkSlug,
+  checkText,
+  isUuid,
+  normaliseEmail,
+} from './validation';
+
+/** Subject of tokens minted from the platform admin key. */
+export const PLATFORM_ADMIN_SUBJECT = 'platform-admin';
+
+export interface IdentityServiceOptions {
+  db: SqlDatabase;
+  events: EventBus;
+  keys: SigningKeyStore;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  platformAdminKey: string | undefined;
+  knownCapabilities: ReadonlySet<string>;
+}
+
+type Emit = (type: IdentityEventType, tenantId: string, payload: IdentityEventPayload) => void;
+
+interface TenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: Date;
+}
+interface RoleRow {
+  id: string;
+  name: string;
+  capabilities: string[];
+  builtin: boolean;
+  created_at: Date | string;
+}
+interface UserRow {
+  id: string;
+  email: string;
+  display_name: string;
+  created_at: Date;
+  roles: RoleRow[] | string;
+}
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  capabilities: string[];
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+type Paged<Row> = Row & { cursor_ts: string };
+
+const CURSOR_TS = `to_json(t.created_at) #>> '{}' AS cursor_ts`;
+const USER_COLUMNS = `t.id, t.email, t.display_name, t.created_at,
+  coalesce((SELECT json_agg(json_build_object('id', r.id, 'name', r.name, 'capabilities', r.capabilities,
+                                              'builtin', r.builtin, 'created_at', r.created_at) ORDER BY r.name)
+              FROM identity.user_roles ur
+              JOIN identity.roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
+             WHERE ur.tenant_id = t.tenant_id AND ur.user_id = t.id), '[]'::json) AS roles`;
+const ROLE_COLUMNS = 't.id, t.name, t.capabilities, t.builtin, t.created_at';
+const API_KEY_COLUMNS = 't.id, t.name, t.prefix, t.capabilities, t.created_at, t.last_used_at, t.revoked_at';
+
+const toTenant = (r: TenantRow): TenantModel => ({ id: r.id, slug: r.slug, name: r.name, createdAt: r.created_at });
+const toRole = (r: RoleRow): RoleModel => ({
+  id: r.id,
+  name: r.name,
+  capabilities: r.capabilities,
+  builtin: r.builtin,
+  createdAt: new Date(r.created_at),
+});
+const toUser = (r: UserRow): UserModel => {
+  const roles = (typeof r.roles === 'string' ? (JSON.parse(r.roles) as RoleRow[]) : r.roles).map(toRole);
+  return {
+    id: r.id,
+    email: r.email,
+    displayName: r.display_name,
+    roles,
+    capabilities: unionCapabilities(roles.map((role) => role.capabilities)),
+    createdAt: r.created_at,
+  };
+};
+const toApiKey = (r: ApiKeyRow): ApiKeyModel => ({
+  id: r.id,
+  name: r.name,
+  prefix: r.prefix,
+  capabilities: r.capabilities,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+/** PostgreSQL unique_violation, from `pg` and PGlite alike. */
+const isUniqueViolation = (error: unknown, constraint: string): boolean => {
+  const e = error as { code?: string; constraint?: string; message?: string };
+  return e?.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
+};
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+const SIGN_IN_FAILED = 'sign-in failed: tenant, email or password is wrong';
+const API_KEY_REJECTED = 'the API key is invalid or revoked; create a new key with createApiKey';
+
+/**
+ * The identity domain. Every method runs in ONE `withScope` transaction (so a failure writes
+ * nothing) and publishes its events only after that transaction committed.
+ */
+export class IdentityService {
+  constructor(private readonly o: IdentityServiceOptions) {}
+
+  // ---------------------------------------------------------------- authorisation helpers
+
+  /** The caller's claims, or UNAUTHENTICATED. */
+  authenticated(claims: VerifiedClaims | null): VerifiedClaims {
+    if (!claims) {
+      throw new SomaError('UNAUTHENTICATED', 'this field needs an access token: sign in or exchange an API key');
+    }
+    return claims;
+  }
+
+  /** Claims of a caller acting on a tenant and holding `capability`; otherwise UNAUTHENTICATED/FORBIDDEN. */
+  authorise(
+    claims: VerifiedClaims | null,
+    capability: IdentityCapability,
+  ): VerifiedClaims & { tenantId: string } {
+    const c = this.authenticated(claims);
+    if (!hasCapability(c.capabilities, capability)) {
+      throw new SomaError('FORBIDDEN', `missing capability "${capability}": ask a tenant admin to grant it`, {
+        capability,
+      });
+    }
+    if (!c.tenantId) {
+      throw new SomaError('FORBIDDEN', 'this field acts on a tenant: use a token issued for a tenant', {
+        capability,
+      });
+    }
+    return c as VerifiedClaims & { tenantId: string };
+  }
+
+  private requirePlatformAdmin(claims: VerifiedClaims | null): VerifiedClaims {
+    const c = this.authenticated(claims);
+    if (!c.platformAdmin) {
+      throw new SomaError('FORBIDDEN', 'only a platform administrator may do this (exchange the platform admin key)');
+    }
+    return c;
+  }
+
+  /** You can only grant capabilities you hold. */
+  private requireGrantable(claims: VerifiedClaims, wanted: readonly string[]): void {
+    const missing = missingCapabilities(claims.capabilities, wanted);
+    if (missing.length > 0) {
+      throw new SomaError(
+        'FORBIDDEN',
+        `you can only grant capabilities you hold; missing: ${missing.map((c) => `"${c}"`).join(', ')}`,
+        { capability: missing[0], missing },
+      );
+    }
+  }
+
+  private scopeOf = (claims: VerifiedClaims): DataScope => ({
+    tenantId: claims.tenantId,
+    platformAdmin: claims.platformAdmin,
+  });
+
+  /** Runs `work` in one transaction and publishes what it emitted once that committed. */
+  private async transact<T>(scope: DataScope, work: (tx: SqlExecutor, emit: Emit) => Promise<T>): Promise<T> {
+    const pending: EventEnvelope<IdentityEventPayload>[] = [];
+    const emit: Emit = (type, tenantId, payload) =>
+      pending.push({ topic: IDENTITY_EVENTS_TOPIC, tenantId, type, payload, occurredAt: new Date().toISOString() });
+    const result = await this.o.db.withScope(scope, (tx) => work(tx, emit));
+    for (const event of pending) await this.o.events.publish(event);
+    return result;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async tenant(claims: VerifiedClaims | null, id?: string): Promise<TenantModel | null> {
+    const c = this.authenticated(claims);
+    const tenantId = id ?? c.tenantId;
+    if (!tenantId || !isUuid(tenantId)) return null;
+    const { rows } = await this.o.db.withScope(this.scopeOf(c), (tx) =>
+      tx.query<TenantRow>('SELECT id, slug, name, created_at FROM identity.tenants WHERE id = $1', [tenantId]),
+    );
+    return rows[0] ? toTenant(rows[0]) : null;
+  }
+
+  async users(claims: VerifiedClaims | null, args: PageInput): Promise<Connection<UserModel>> {
+    const c = this.authorise(claims, IdentityCapability.USERS_READ);
+    return this.page(c, 'identity.users', USER_COLUMNS, args, toUser);
+  }
+
+  async roles(claims: VerifiedClaims | null, args: PageInput): Promise<Connection<RoleModel>> {
+    const c = this.authorise(claims, IdentityCapability.USERS_READ);
+    return this.page(c, 'identity.roles', ROLE_COLUMNS, args, toRole);
+  }
+
+  async apiKeys(claims: VerifiedClaims | null, args: PageInput): Promise<Connection<ApiKeyModel>> {
+    const c = this.authorise(claims, IdentityCapability.APIKEYS_READ);
+    return this.page(c, 'identity.api_keys', API_KEY_COLUMNS, args, toApiKey);
+  }
+
+  /** NOT_FOUND for ids outside the caller's tenant (RLS hides them). */
+  async user(claims: VerifiedClaims | null, id: string): Promise<UserModel> {
+    const c = this.authorise(claims, IdentityCapability.USERS_READ);
+    const user = await this.o.db.withScope(this.scopeOf(c), (tx) => this.findUser(tx, id));
+    if (!user) throw notFound('user', id);
+    return user;
+  }
+
+  /** Federation entity resolution: a user of the caller's tenant, or null. */
+  async userReference(claims: VerifiedClaims | null, id: string): Promise<UserModel | null> {
+    const c = this.authenticated(claims);
+    if (c.subject !== id) this.authorise(c, IdentityCapability.USERS_READ);
+    if (!c.tenantId) return null;
+    return this.o.db.withScope(this.scopeOf(c), (tx) => this.findUser(tx, id));
+  }
+
+  private async findUser(tx: SqlExecutor, id: string): Promise<UserModel | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS} FROM identity.users t WHERE t.id = $1`, [id]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  private async page<Row extends { id: string }, Node>(
+    c: VerifiedClaims,
+    table: string,
+    columns: string,
+    args: PageInput,
+    toNode: (row: Row) => Node,
+  ): Promise<Connection<Node>> {
+    const { first, after } = pageArgs(args);
+    return this.o.db.withScope(this.scopeOf(c), async (tx) => {
+      const where = after ? 'WHERE (t.created_at, t.id) > ($2::timestamptz, $3::uuid)' : '';
+      const params = after ? [first + 1, after.createdAt, after.id] : [first + 1];
+      const { rows } = await tx.query<Paged<Row>>(
+        `SELECT ${columns}, ${CURSOR_TS} FROM ${table} t ${where} ORDER BY t.created_at, t.id LIMIT $1`,
+        params,
+      );
+      const count = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      return toConnection(rows, first, Number(count.rows[0]?.n ?? 0), toNode);
+    });
+  }
+
+  // ---------------------------------------------------------------- tenants
+
+  async createTenant(
+    claims: VerifiedClaims | null,
+    input: {
+      slug: string;
+      name: string;
+      adminEmail: string;
+      adminPassword: string;
+      adminDisplayName: string;
+    },
+  ): Promise<{ tenant: TenantModel; admin: UserModel }> {
+    const c = this.requirePlatformAdmin(claims);
+    const slug = checkSlug(input.slug, 'slug');
+    const name = checkText(input.name, 'name', 200);
+    const email = normaliseEmail(input.adminEmail, 'adminEmail');
+    const displayName = checkText(input.adminDisplayName, 'adminDisplayName', 200);
+    const passwordHash = await hashPassword(checkPassword(input.adminPassword, 'adminPassword'));
+    return this.transact({ tenantId: null, platformAdmin: true }, async (tx, emit) => {
+      let tenantRow: TenantRow;
+      try {
+        const { rows } = await tx.query<TenantRow>(
+          'INSERT INTO identity.tenants (slug, name) VALUES ($1, $2) RETURNING id, slug, name, created_at',
+          [slug, name],
+        );
+        tenantRow = rows[0]!;
+      } catch (error) {
+        if (isUniqueViolation(error, 'tenants_slug_key')) {
+          throw new SomaError('CONFLICT', `a tenant with slug "${slug}" already exists; choose another slug`, {
+            field: 'slug',
+          });
+        }
+        throw error;
+      }
+      // The new tenant's rows must pass its RLS policies: scope the rest of this transaction to it.
+      await tx.query(`SELECT set_config('soma.tenant_id', $1, true)`, [tenantRow.id]);
+      const { rows: roleRows } = await tx.query<{ id: string; name: string }>(
+        `INSERT INTO identity.roles (tenant_id, name, capabilities, builtin)
+         VALUES ($1, 'admin', $2::text[], true), ($1, 'member', $3::text[], true)
+         RETURNING id, name`,
+        [tenantRow.id, [ALL_CAPABILITIES], [...MEMBER_CAPABILITIES]],
+      );
+      const adminRoleId = roleRows.find((r) => r.name === 'admin')!.id;
+      const { rows: userRows } = await tx.query<{ id: string }>(
+        `INSERT INTO identity.users (tenant_id, email, display_name, password_hash)
+         VALUES ($1, $2, $3, $4) RETURNING id`,
+        [tenantRow.id, email, displayName, passwordHash],
+      );
+      const adminId = userRows[0]!.id;
+      await tx.query('INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)', [
+        tenantRow.id,
+        adminId,
+        adminRoleId,
+      ]);
+      const admin = (await this.findUser(tx, adminId))!;
+      emit('TENANT_CREATED', tenantRow.id, { subjectId: tenantRow.id, actorId: c.subject, slug });
+      for (const role of roleRows) emit('ROLE_CREATED', tenantRow.id, { subjectId: role.id, actorId: c.subject });
+      emit('USER_CREATED', tenantRow.id, { subjectId: adminId, actorId: c.subject });
+      emit('ROLE_ASSIGNED', tenantRow.id, { subjectId: adminId, actorId: c.subject, roleName: 'admin' });
+      return { tenant: toTenant(tenantRow), admin };
+    });
+  }
+
+  // ---------------------------------------------------------------- tokens
+
+  private async issue(
+    tx: SqlExecutor,
+    subject: string,
+    claims: { tenantId: string | null; roles: string[]; caps: string[]; pa: boolean; amr: AccessTokenAuthMethod },
+  ): Promise<AccessTokenModel> {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.o.accessTokenTtlSeconds;
+    const payload: AccessTokenClaims = { roles: claims.roles, caps: claims.caps, pa: claims.pa, amr: claims.amr };
+    if (claims.tenantId) payload.tid = claims.tenantId;
+    const { jwt } = await this.o.keys.sign(
+      tx,
+      new SignJWT({ ...payload })
+        .setIssuer(this.o.issuer)
+        .setAudience(this.o.audience)
+        .setSubject(subject)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(exp)
+        .setJti(randomUUID()),
+    );
+    return {
+      accessToken: jwt,
+      tokenType: 'Bearer',
+      expiresIn: this.o.accessTokenTtlSeconds,
+      expiresAt: new Date(exp * 1000),
+    };
+  }
+
+  async signIn(input: { tenantSlug: string; email: string; password: string }): Promise<AccessTokenModel> {
+    const fail = async (): Promise<never> => {
+      // Same work as a real check, so timing does not tell which part was wrong.
+      await verifyPassword(input.password, await decoyPasswordHash());
+      throw new SomaError('UNAUTHENTICATED', SIGN_IN_FAILED);
+    };
+    const { rows } = await this.o.db.withScope({ tenantId: null }, (tx) =>
+      tx.query<{ id: string | null }>('SELECT identity.tenant_id_for_slug($1) AS id', [input.tenantSlug]),
+    );
+    const tenantId = rows[0]?.id;
+    if (!tenantId) return fail();
+    const email = input.email.trim().toLowerCase();
+    const found = await this.o.db.withScope({ tenantId }, (tx) =>
+      tx.query<UserRow & { password_hash: string }>(
+        `SELECT ${USER_COLUMNS}, t.password_hash FROM identity.users t WHERE t.email = $1`,
+        [email],
+      ),
+    );
+    const row = found.rows[0];
+    if (!row) return fail();
+    if (!(await verifyPassword(input.password.slice(0, 1024), row.password_hash))) {
+      throw new SomaError('UNAUTHENTICATED', SIGN_IN_FAILED);
+    }
+    const user = toUser(row);
+    return this.transact({ tenantId }, async (tx, emit) => {
+      emit('SIGNED_IN', tenantId, { subjectId: user.id, actorId: user.id, method: 'password' });
+      return this.issue(tx, user.id, {
+        tenantId,
+        roles: user.roles.map((r) => r.name),
+        caps: user.capabilities,
+        pa: false,
+        amr: 'password',
+      });
+    });
+  }
+
+  async exchangeApiKey(secret: string): Promise<AccessTokenModel> {
+    const adminKey = this.o.platformAdminKey;
+    if (adminKey && timingSafeEqual(sha256(secret), sha256(adminKey))) {
+      return this.o.db.withScope({ tenantId: null }, (tx) =>
+        this.issue(tx, PLATFORM_ADMIN_SUBJECT, {
+          tenantId: null,
+          roles: [PLATFORM_ADMIN_SUBJECT],
+          caps: [],
+          pa: true,
+          amr: 'platform_key',
+        }),
+      );
+    }
+    const parsed = parseApiKeySecret(secret);
+    if (!parsed) throw new SomaError('UNAUTHENTICATED', API_KEY_REJECTED);
+    const { tenantId, keyId } = parsed;
+    return this.transact({ tenantId }, async (tx, emit) => {
+      const { rows } = await tx.query<{ secret_hash: string; capabilities: string[]; revoked_at: Date | null }>(
+        'SELECT secret_hash, capabilities, revoked_at FROM identity.api_keys WHERE id = $1',
+        [keyId],
+      );
+      const key = rows[0];
+      const given = Buffer.from(hashApiKeySecret(secret));
+      if (!key || key.revoked_at || !timingSafeEqual(given, Buffer.from(key.secret_hash))) {
+        throw new SomaError('UNAUTHENTICATED', API_KEY_REJECTED);
+      }
+      await tx.query('UPDATE identity.api_keys SET last_used_at = now() WHERE id = $1', [keyId]);
+      emit('SIGNED_IN', tenantId, { subjectId: keyId, actorId: keyId, method: 'api_key' });
+      return this.issue(tx, keyId, { tenantId, roles: [], caps: key.capabilities, pa: false, amr: 'api_key' });
+    });
+  }
+
+  async rotateSigningKey(claims: VerifiedClaims | null): Promise<{ kid: string }> {
+    this.requirePlatformAdmin(claims);
+    return this.o.keys.rotate();
+  }
+
+  // ---------------------------------------------------------------- users and roles
+
+  async createUser(
+    claims: VerifiedClaims | null,
+    input: { email: string; displayName: string; password: string; roleNames?: string[] | null },
+  ): Promise<UserModel> {
+    const c = this.authorise(claims, IdentityCapability.USERS_WRITE);
+    const email = normaliseEmail(input.email, 'email');
+    const displayName = checkText(input.displayName, 'displayName', 200);
+    checkPassword(input.password, 'password');
+    const roleNames = [...new Set(input.roleNames ?? ['member'])];
+    for (const name of roleNames) checkRoleName(name, 'roleNames');
+    const passwordHash = await hashPassword(input.password);
+    return this.transact(this.scopeOf(c), async (tx, emit) => {
+      const roles = await this.rolesByName(tx, roleNames);
+      this.requireGrantable(c, unionCapabilities(roles.map((r) => r.capabilities)));
+      let userId: string;
+      try {
+        const { rows } = await tx.query<{ id: string }>(
+          `INSERT INTO identity.users (tenant_id, email, display_name, password_hash)
+           VALUES ($1, $2, $3, $4) RETURNING id`,
+          [c.tenantId, email, displayName, passwordHash],
+        );
+        userId = rows[0]!.id;
+      } catch (error) {
+        if (isUniqueViolation(error, 'users_tenant_email_key')) {
+          throw new SomaError('CONFLICT', `a user with email "${email}" already exists in this tenant`, {
+            field: 'email',
+          });
+        }
+        throw error;
+      }
+      for (const role of roles) {
+        await tx.query('INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)', [
+          c.tenantId,
+          userId,
+          role.id,
+        ]);
+      }
+      emit('USER_CREATED', c.tenantId, { subjectId: userId, actorId: c.subject });
+      for (const role of roles) {
+        emit('ROLE_ASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName: role.name });
+      }
+      return (await this.findUser(tx, userId))!;
+    });
+  }
+
+  private async rolesByName(tx: SqlExecutor, names: readonly string[]): Promise<RoleModel[]> {
+    if (names.length === 0) return [];
+    const { rows } = await tx.query<RoleRow>(
+      `SELECT ${ROLE_COLUMNS} FROM identity.roles t WHERE t.name = ANY($1::text[]) ORDER BY t.name`,
+      [[...names]],
+    );
+    const missing = names.filter((n) => !rows.some((r) => r.name === n));
+    if (missing.length > 0) {
+      throw new SomaError('BAD_USER_INPUT', `role "${missing[0]}" does not exist in this tenant; create it first`, {
+        field: 'roleNames',
+      });
+    }
+    return rows.map(toRole);
+  }
+
+  async createRole(claims: VerifiedClaims | null, input: { name: string; capabilities: string[] }): Promise<RoleModel> {
+    const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
+    const name = checkRoleName(input.name, 'name');
+    const capabilities = checkCapabilities(input.capabilities, this.o.knownCapabilities, 'capabilities');
+    this.requireGrantable(c, capabilities);
+    return this.transact(this.scopeOf(c), async (tx, emit) => {
+      try {
+        const { rows } = await tx.query<RoleRow>(
+          `INSERT INTO identity.roles AS t (tenant_id, name, capabilities) VALUES ($1, $2, $3::text[])
+           RETURNING ${ROLE_COLUMNS}`,
+          [c.tenantId, name, capabilities],
+        );
+        const role = toRole(rows[0]!);
+        emit('ROLE_CREATED', c.tenantId, { subjectId: role.id, actorId: c.subject, name });
+        return role;
+      } catch (error) {
+        if (isUniqueViolation(error, 'roles_tenant_name_key')) {
+          throw new SomaError('CONFLICT', `a role named "${name}" already exists in this tenant`, { field: 'name' });
+        }
+        throw error;
+      }
+    });
+  }
+
+  async assignRole(claims: VerifiedClaims | null, userId: string, roleName: string): Promise<UserModel> {
+    const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
+    return this.transact(this.scopeOf(c), async (tx, emit) => {
+      if (!(await this.findUser(tx, userId))) throw notFound('user', userId);
+      const { rows } = await tx.query<RoleRow>(`SELECT ${ROLE_COLUMNS} FROM identity.roles t WHERE t.name = $1`, [
+        roleName,
+      ]);
+      const role = rows[0];
+      if (!role) throw notFound('role', roleName);
+      this.requireGrantable(c, role.capabilities);
+      const inserted = await tx.query(
+        `INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING`,
+        [c.tenantId, userId, role.id],
+      );
+      if (inserted.rowCount > 0) {
+        emit('ROLE_ASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName });
+      }
+      return (await this.findUser(tx, userId))!;
+    });
+  }
+
+  // ---------------------------------------------------------------- API keys
+
+  async createApiKey(
+    claims: VerifiedClaims | null,
+    input: { name: string; capabilities: string[] },
+  ): Promise<{ apiKey: ApiKeyModel; secret: string }> {
+    const c = this.authorise(claims, IdentityCapability.APIKEYS_WRITE);
+    const name = checkText(input.name, 'name', 100);
+    const capabilities = checkCapabilities(input.capabilities, this.o.knownCapabilities, 'capabilities');
+    if (capabilities.length === 0) {
+      throw new SomaError('BAD_USER_INPUT', 'capabilities must name at least one capability', {
+        field: 'capabilities',
+      });
+    }
+    this.requireGrantable(c, capabilities);
+    const keyId = randomUUID();
+    const secret = generateApiKeySecret(c.tenantId, keyId);
+    return this.transact(this.scopeOf(c), async (tx, emit) => {
+      const { rows } = await tx.query<ApiKeyRow>(
+        `INSERT INTO identity.api_keys AS t (id, tenant_id, name, prefix, secret_hash, capabilities, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6::text[], $7) RETURNING ${API_KEY_COLUMNS}`,
+        [keyId, c.tenantId, name, apiKeyPrefix(keyId), hashApiKeySecret(secret), capabilities, c.subject],
+      );
+      emit('API_KEY_CREATED', c.tenantId, { subjectId: keyId, actorId: c.subject, name });
+      return { apiKey: toApiKey(rows[0]!), secret };
+    });
+  }
+
+  async revokeApiKey(claims: VerifiedClaims | null, id: string): Promise<ApiKeyModel> {
+    const c = this.authorise(claims, IdentityCapability.APIKEYS_WRITE);
+    if (!isUuid(id)) throw notFound('API key', id);
+    return this.transact(this.scopeOf(c), async (tx, emit) => {
+      const revoked = await tx.query<ApiKeyRow>(
+        `UPDATE identity.api_keys AS t SET revoked_at = now() WHERE t.id = $1 AND t.revoked_at IS NULL
+         RETURNING ${API_KEY_COLUMNS}`,
+        [id],
+      );
+      if (revoked.rows[0]) {
+        emit('API_KEY_REVOKED', c.tenantId, { subjectId: id, actorId: c.subject });
+        return toApiKey(revoked.rows[0]);
+      }
+      const { rows } = await tx.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM identity.api_keys t WHERE t.id = $1`, [
+        id,
+      ]);
+      if (!rows[0]) throw notFound('API key', id);
+      return toApiKey(rows[0]);
+    });
+  }
+}
+
+export interface PageInput {
+  first?: number | null;
+  after?: string | null;
+}
+
+const notFound = (what: string, id: string) =>
+  new SomaError('NOT_FOUND', `${what} "${id}" was not found in your tenant`, { id });
