@@ -164,7 +164,7 @@ describe.each([
       authMethod: 'password',
     });
     const roles = await h.gql(ROLES, {}, admin);
-    expect(roles.data!.roles.edges.map((e: any) => [e.node.name, e.node.builtin])).toEqual([
+    expect(roles.data!.roles.edges.map((e: any) => [e.node.name, e.node.builtin]).sort()).toEqual([
       ['admin', true],
       ['member', true],
     ]);
@@ -287,7 +287,7 @@ describe.each([
       'NOT_FOUND',
     );
     const roles = await h.gql(ROLES, {}, a.claims);
-    expect(roles.data!.roles.edges.map((e: any) => e.node.name)).toEqual(['admin', 'member']);
+    expect(roles.data!.roles.edges.map((e: any) => e.node.name).sort()).toEqual(['admin', 'member']);
     const keys = await h.gql(API_KEYS, {}, a.claims);
     expect(keys.data!.apiKeys.totalCount).toBe(0);
     const tenant = await h.gql('{ tenant { id slug } }', {}, a.claims);
