@@ -1,13 +1,21 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+// graphql 16 ships CJS (`main`) and ESM (`module`) without an `exports` map. Node, loading
+// dependencies such as graphql-yoga or graphql-ws, picks the CJS file; Vite would give our own
+// sources the ESM file. Two copies break `instanceof GraphQLError`, so everyone gets Node's.
+const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
 
 // Three projects (CONVENTIONS.md §8): `unit` needs nothing running; `contract` runs adapters
 // against real servers; `e2e` runs real processes over real sockets. The global setup of the
 // last two provisions the servers (tests/setup/globalSetup.ts) and fails — never skips — when
 // one cannot start.
 export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   test: {
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['**/*.unit.test.ts'],
@@ -16,6 +24,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'contract',
           include: ['**/*.contract.test.ts'],
@@ -26,6 +35,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],

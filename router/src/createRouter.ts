@@ -91,7 +91,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   const verifier = createTokenVerifier(options.issuers);
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   let selfOrigin = '';
-  const originAllowed = (origin: string | undefined) => !origin || origin === selfOrigin || allowedOrigins.has(origin);
+  const originAllowed = (origin: string | undefined) =>
+    !origin || origin === selfOrigin || allowedOrigins.has(origin);
 
   const transportEntries: Record<string, { location?: string; options?: Record<string, unknown> }> = {
     // Subgraphs serve subscriptions over graphql-ws on the same path (Apollo Server has no SSE).
@@ -106,7 +107,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     graphiql: introspection ? { title: 'SomaAgent', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     disableIntrospection: introspection ? undefined : { disableIf: () => true },
-    maskedErrors: true,
+    maskedErrors: { maskError: maskUnexpectedError },
     batching: { limit: limits.maxBatchSize },
     csrfPrevention: { requestHeaders: ['x-graphql-csrf-token', 'content-type-json'] },
     cors: (request) => {
@@ -138,13 +139,20 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       }
       if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json' && options.jwksUpstreamUrl) {
         const upstream = await fetch(options.jwksUpstreamUrl);
-        res.writeHead(upstream.status, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+        res.writeHead(upstream.status, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=300',
+        });
         res.end(await upstream.text());
         return;
       }
       if (url.pathname !== '/graphql') {
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: 'the endpoint is /graphql', extensions: { code: 'NOT_FOUND' } }] }));
+        res.end(
+          JSON.stringify({
+            errors: [{ message: 'the endpoint is /graphql', extensions: { code: 'NOT_FOUND' } }],
+          }),
+        );
         return;
       }
       const body = await readLimitedBody(req, limits.maxBodyBytes);
@@ -178,7 +186,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         }),
       );
       res.statusCode = response.status;
-      response.headers.forEach((value, key) => res.setHeader(key, value));
+      response.headers.forEach((value, key) => {
+        res.setHeader(key, value);
+      });
       if (response.body) {
         // Streams (SSE, multipart) are written chunk by chunk as the gateway yields them.
         const reader = response.body.getReader();
@@ -189,7 +199,11 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       console.error('[router] request failed', error);
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
+        res.end(
+          JSON.stringify({
+            errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+          }),
+        );
       } else res.end();
     }
   });
@@ -198,7 +212,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://router').pathname;
     if (path !== '/graphql' || !originAllowed(req.headers.origin)) {
-      socket.end(`HTTP/1.1 ${path !== '/graphql' ? '404 Not Found' : '403 Forbidden'}\r\nconnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${path !== '/graphql' ? '404 Not Found' : '403 Forbidden'}\r\nconnection: close\r\n\r\n`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
@@ -223,7 +239,11 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         try {
           const token =
             (raw ? bearerToken(raw) : null) ?? (typeof params.token === 'string' ? params.token : null);
-          if (!token) throw new SomaError('UNAUTHENTICATED', 'connectionParams must carry { authorization: "Bearer <token>" }');
+          if (!token)
+            throw new SomaError(
+              'UNAUTHENTICATED',
+              'connectionParams must carry { authorization: "Bearer <token>" }',
+            );
           claims = await verifier.verify(token);
         } catch (error) {
           (ctx.extra.socket as import('ws').WebSocket).close(4401, truncateReason((error as Error).message));
@@ -233,11 +253,15 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         const msLeft = claims.expiresAt * 1000 - Date.now();
         const socket = ctx.extra.socket as import('ws').WebSocket;
         // Timers beyond 2^31-1 ms overflow to 1 ms; tokens that long-lived are refused anyway.
-        ctx.extra.expiryTimer = setTimeout(() => socket.close(4401, 'token expired'), Math.min(Math.max(0, msLeft), 2_147_483_647));
+        ctx.extra.expiryTimer = setTimeout(
+          () => socket.close(4401, 'token expired'),
+          Math.min(Math.max(0, msLeft), 2_147_483_647),
+        );
         return true;
       },
       onSubscribe: (ctx, id, payload) => {
-        const active = (ctx.extra.activeSubscriptions ??= new Set());
+        if (!ctx.extra.activeSubscriptions) ctx.extra.activeSubscriptions = new Set();
+        const active = ctx.extra.activeSubscriptions;
         if (active.size >= limits.maxSubscriptionsPerConnection) {
           return [
             new GraphQLError(
@@ -289,8 +313,40 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   };
 }
 
+/**
+ * Errors with one of our stable codes pass as they are; anything else (including a subgraph
+ * error without a code) becomes a generic INTERNAL_SERVER_ERROR: no stack, host or file names.
+ */
+function maskUnexpectedError(error: unknown): Error {
+  const graphqlError = error instanceof GraphQLError ? error : undefined;
+  const code = graphqlError?.extensions?.code;
+  if (graphqlError && typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return graphqlError;
+  // The runtime's own protocol rejections (CSRF, batching, method) carry a 4xx but no code.
+  const status = (graphqlError?.extensions?.http as { status?: number } | undefined)?.status;
+  if (graphqlError && status && status >= 400 && status < 500) {
+    const assigned =
+      status === 403 ? 'CSRF_REJECTED' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
+    return new GraphQLError(graphqlError.message, {
+      extensions: { ...graphqlError.extensions, code: assigned },
+    });
+  }
+  if (
+    !(
+      graphqlError?.extensions?.code === 'INTERNAL_SERVER_ERROR' &&
+      graphqlError.message.startsWith('Internal error')
+    )
+  ) {
+    console.error('[router] unexpected error', error);
+  }
+  return new GraphQLError('Internal error; it has been logged', {
+    ...(graphqlError?.path ? { path: graphqlError.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
+}
+
 // WebSocket close reasons are limited to 123 bytes.
-const truncateReason = (reason: string) => (Buffer.byteLength(reason) > 120 ? `${reason.slice(0, 117)}...` : reason);
+const truncateReason = (reason: string) =>
+  Buffer.byteLength(reason) > 120 ? `${reason.slice(0, 117)}...` : reason;
 
 async function readLimitedBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | null> {
   if (req.method === 'GET' || req.method === 'HEAD') return null;

@@ -1,2 +1,2 @@
-export type * from './SqlDatabase';
 export type * from './EventBus';
+export type * from './SqlDatabase';

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
-import { APP_ROLE, SCOPE_SQL, applyMigrations } from './migrate';
+import { APP_ROLE, applyMigrations, SCOPE_SQL } from './migrate';
 
 type PgliteTx = Parameters<Parameters<PGlite['transaction']>[0]>[0];
 

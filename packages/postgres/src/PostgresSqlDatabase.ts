@@ -1,6 +1,6 @@
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import type { Pool, PoolClient } from 'pg';
-import { APP_ROLE, SCOPE_SQL, applyMigrations } from './migrate';
+import { APP_ROLE, applyMigrations, SCOPE_SQL } from './migrate';
 
 const executor = (client: PoolClient): SqlExecutor & { exec(sql: string): Promise<void> } => ({
   async query(sql, params) {

@@ -1,4 +1,4 @@
-export { PgliteSqlDatabase } from './PgliteSqlDatabase';
-export { PostgresSqlDatabase, type PostgresSqlDatabaseOptions } from './PostgresSqlDatabase';
 export { loadMigrations } from './loadMigrations';
 export { APP_ROLE, applyMigrations } from './migrate';
+export { PgliteSqlDatabase } from './PgliteSqlDatabase';
+export { PostgresSqlDatabase, type PostgresSqlDatabaseOptions } from './PostgresSqlDatabase';

@@ -1,1 +1,1 @@
-export { serveSubgraph, type ServeSubgraphOptions, type RunningSubgraph } from './serveSubgraph';
+export { type RunningSubgraph, type ServeSubgraphOptions, serveSubgraph } from './serveSubgraph';

@@ -79,6 +79,18 @@ export async function serveSubgraph<TContext extends object>(
     csrfPrevention: false,
     // Traces would only ride along to the router and leak timings; the router has its own telemetry.
     plugins: [ApolloServerPluginInlineTraceDisabled()],
+    formatError: (formatted, error) => {
+      const code = formatted.extensions?.code;
+      if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+      // Unexpected failures keep their detail in this process's log only: messages of driver or
+      // network errors name hosts, files and queries.
+      console.error(`[${name}] unexpected error`, error);
+      return {
+        message: 'Internal error; it has been logged',
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
+    },
   });
   await apollo.start();
 
@@ -96,7 +108,12 @@ export async function serveSubgraph<TContext extends object>(
       }
       const raw = await readBody(req, maxBodyBytes);
       if (raw === null) return json(res, 413, rejectBody('request body too large', 'PAYLOAD_TOO_LARGE'));
-      let body: { query?: string; variables?: Record<string, unknown>; operationName?: string; extensions?: Record<string, unknown> };
+      let body: {
+        query?: string;
+        variables?: Record<string, unknown>;
+        operationName?: string;
+        extensions?: Record<string, unknown>;
+      };
       try {
         body = JSON.parse(raw);
       } catch {

@@ -1,6 +1,13 @@
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
 
 /** One issuer whose tokens the router accepts. */
 export interface TrustedIssuer {
@@ -32,15 +39,18 @@ const unauthenticated = (message: string) =>
 /** Maps jose's failure classes to messages that tell the caller what to fix. */
 function explain(error: unknown): SomaError {
   if (error instanceof SomaError) return error;
-  if (error instanceof errors.JWTExpired) return unauthenticated('token expired: sign in again for a new one');
+  if (error instanceof errors.JWTExpired)
+    return unauthenticated('token expired: sign in again for a new one');
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf') return unauthenticated('token is not yet valid (nbf is in the future)');
     if (error.claim === 'exp') return unauthenticated('token has no expiry (exp); tokens must expire');
     return unauthenticated(`token claim "${error.claim}" is invalid: ${error.reason}`);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return unauthenticated('token algorithm is not allowed');
-  if (error instanceof errors.JWKSNoMatchingKey) return unauthenticated('token signed with an unknown key (kid)');
-  if (error instanceof errors.JWSSignatureVerificationFailed) return unauthenticated('token signature is invalid');
+  if (error instanceof errors.JWKSNoMatchingKey)
+    return unauthenticated('token signed with an unknown key (kid)');
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return unauthenticated('token signature is invalid');
   if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
     return new SomaError('UNAVAILABLE', 'could not reach the token issuer to verify the token; retry', {
       http: { status: 503 },
@@ -78,7 +88,8 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[]): TokenVer
       let issuer: string | undefined;
       try {
         const header = decodeProtectedHeader(token);
-        if (!header.alg || header.alg === 'none') throw unauthenticated('unsigned tokens (alg: none) are refused');
+        if (!header.alg || header.alg === 'none')
+          throw unauthenticated('unsigned tokens (alg: none) are refused');
         issuer = decodeJwt(token).iss;
       } catch (error) {
         if (error instanceof SomaError) throw error;
@@ -86,17 +97,22 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[]): TokenVer
       }
       const entry = issuer ? byIssuer.get(issuer) : undefined;
       if (!entry) throw unauthenticated(`token issuer ${JSON.stringify(issuer ?? null)} is not trusted`);
+      let payload: JWTPayload;
       try {
-        const { payload } = await jwtVerify(token, await entry.keys(), {
+        ({ payload } = await jwtVerify(token, await entry.keys(), {
           issuer: entry.config.issuer,
           audience: entry.config.audience,
           algorithms: entry.config.algorithms ?? DEFAULT_ALGORITHMS,
           requiredClaims: ['exp'],
           clockTolerance: 5,
-        });
-        return entry.config.toClaims(payload, entry.config.issuer);
+        }));
       } catch (error) {
         throw explain(error);
+      }
+      try {
+        return entry.config.toClaims(payload, entry.config.issuer);
+      } catch (error) {
+        throw unauthenticated(`token claims are not usable: ${(error as Error).message}`);
       }
     },
   };

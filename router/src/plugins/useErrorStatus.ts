@@ -30,5 +30,8 @@ export function useErrorStatus(): GatewayPlugin {
 
 /** graphql-armor rejections carry no code of their own; this gives them ours. */
 export const tagLimitRejection = (_context: unknown, error: GraphQLError) => {
-  Object.assign(error.extensions as Record<string, unknown>, { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } });
+  Object.assign(error.extensions as Record<string, unknown>, {
+    code: 'QUERY_TOO_COMPLEX',
+    http: { status: 400 },
+  });
 };

@@ -1,0 +1,1 @@
+export { type PlatformOptions, type RunningPlatform, startPlatform } from './startPlatform';

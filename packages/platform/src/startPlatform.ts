@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InProcessEventBus } from '@somaagent/events';
+import {
+  claimsFromAccessTokenPayload,
+  createIdentitySubgraph,
+  identityMigrations,
+} from '@somaagent/identity';
+import type { EventBus, SqlDatabase } from '@somaagent/ports';
+import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
+import { serveSubgraph } from '@somaagent/subgraph-server';
+
+export interface PlatformOptions {
+  /** Relational store (PGlite in embedded mode, a PostgreSQL server in distributed mode). */
+  db: SqlDatabase;
+  /** @default a new InProcessEventBus */
+  events?: EventBus;
+  /** @default '127.0.0.1' */ host?: string;
+  /** @default 0 */ port?: number;
+  /** `iss` of the tokens SomaAgent issues. */
+  issuer: string;
+  /** @default 'somaagent' */ audience?: string;
+  /** HMAC secret between router and subgraphs. In one process a fresh random one is right. */
+  routerSecret: string;
+  /** Bootstrap key that exchanges for a platform-administrator token. */
+  platformAdminKey: string;
+  /** @default 900 */ accessTokenTtlSeconds?: number;
+  /** @default true */ introspection?: boolean;
+  /** @default [] */ allowedOrigins?: string[];
+  /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
+  externalIssuers?: TrustedIssuer[];
+  limits?: Partial<RouterLimits>;
+  /** @default schema/supergraph.graphql of this repository */
+  supergraphSdl?: string;
+}
+
+export interface RunningPlatform extends AsyncDisposable {
+  url: string;
+  wsUrl: string;
+  /** The identity subgraph's internal address (tests prove it refuses unsigned requests). */
+  subgraphUrls: Record<string, string>;
+  router: Awaited<ReturnType<typeof createRouter>>;
+  rotateSigningKey(): Promise<{ kid: string }>;
+  close(): Promise<void>;
+}
+
+const defaultSupergraphPath = resolve(import.meta.dirname, '../../../schema/supergraph.graphql');
+
+/**
+ * Wires every subgraph and the router into one process: the embedded mode of `npm start`, and
+ * what the end-to-end tests start. Subgraphs listen on loopback ports only the router knows.
+ */
+export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
+  const events = options.events ?? new InProcessEventBus();
+  const audience = options.audience ?? 'somaagent';
+  await options.db.migrate(identityMigrations);
+
+  const identity = await createIdentitySubgraph({
+    db: options.db,
+    events,
+    issuer: options.issuer,
+    audience,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
+    platformAdminKey: options.platformAdminKey,
+  });
+  const identityServer = await serveSubgraph({
+    name: identity.name,
+    schema: identity.schema,
+    routerSecret: options.routerSecret,
+    createContext: identity.createContext,
+    getRoutes: identity.getRoutes,
+    host: '127.0.0.1',
+  });
+  const identityJwks = identityServer.url.replace(/\/graphql$/, '/.well-known/jwks.json');
+
+  const router = await createRouter({
+    supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
+    subgraphUrls: { identity: identityServer.url },
+    routerSecret: options.routerSecret,
+    issuers: [
+      { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
+      ...(options.externalIssuers ?? []),
+    ],
+    jwksUpstreamUrl: identityJwks,
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    introspection: options.introspection ?? true,
+    allowedOrigins: options.allowedOrigins ?? [],
+    limits: options.limits ?? {},
+  });
+
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await router.close();
+    await identityServer.close();
+    if (!options.events) await events[Symbol.asyncDispose]();
+  };
+  return {
+    url: router.url,
+    wsUrl: router.wsUrl,
+    subgraphUrls: { identity: identityServer.url },
+    router,
+    rotateSigningKey: () => identity.rotateSigningKey(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,118 @@
+// `npm start`: SomaAgent in one process on embedded defaults (PGlite, in-process events).
+// Set SOMA_DATABASE_URL + SOMA_DATABASE_OWNER_URL to use a PostgreSQL server instead.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startPlatform } from '@somaagent/platform';
+import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
+import { oidcClaims } from '@somaagent/router';
+import pg from 'pg';
+import { z } from 'zod';
+
+const started = performance.now();
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const Env = z.object({
+  SOMA_HOST: z.string().default('127.0.0.1'),
+  SOMA_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  SOMA_DATA_DIR: z.string().default('.data'),
+  SOMA_DATABASE_URL: z.string().url().optional(),
+  SOMA_DATABASE_OWNER_URL: z.string().url().optional(),
+  SOMA_ISSUER: z.string().min(1).optional(),
+  SOMA_AUDIENCE: z.string().min(1).default('somaagent'),
+  SOMA_PLATFORM_ADMIN_KEY: z.string().min(32).optional(),
+  SOMA_INTROSPECTION: bool.default(true),
+  SOMA_ALLOWED_ORIGINS: z.string().default(''),
+  /** JSON: [{ "issuer": "...", "audience": "...", "jwksUrl"?: "...", "tenantClaim"?: "soma_tenant" }] */
+  SOMA_OIDC_ISSUERS: z.string().default('[]'),
+});
+const OidcIssuers = z.array(
+  z.object({
+    issuer: z.string().url(),
+    audience: z.string().min(1),
+    jwksUrl: z.string().url().optional(),
+    tenantClaim: z.string().optional(),
+  }),
+);
+
+const parsed = Env.safeParse(process.env);
+if (!parsed.success) {
+  console.error('Invalid configuration:');
+  for (const issue of parsed.error.issues) console.error(`  ${issue.path.join('.')}: ${issue.message}`);
+  process.exit(2);
+}
+const env = parsed.data;
+const dataDir = resolve(env.SOMA_DATA_DIR);
+mkdirSync(dataDir, { recursive: true });
+
+// The bootstrap key is generated once and kept (0600) in the data dir, so restarts keep it.
+const keyFile = join(dataDir, 'platform-admin-key');
+let platformAdminKey = env.SOMA_PLATFORM_ADMIN_KEY;
+let keyIsNew = false;
+if (!platformAdminKey) {
+  if (existsSync(keyFile)) platformAdminKey = readFileSync(keyFile, 'utf8').trim();
+  else {
+    platformAdminKey = `sk_platform_${randomBytes(32).toString('base64url')}`;
+    writeFileSync(keyFile, `${platformAdminKey}\n`, { mode: 0o600 });
+    keyIsNew = true;
+  }
+}
+
+let db: PgliteSqlDatabase | PostgresSqlDatabase;
+if (env.SOMA_DATABASE_URL) {
+  if (!env.SOMA_DATABASE_OWNER_URL) {
+    console.error(
+      'SOMA_DATABASE_OWNER_URL is required with SOMA_DATABASE_URL (migrations run as the owner).',
+    );
+    process.exit(2);
+  }
+  db = new PostgresSqlDatabase({
+    appPool: new pg.Pool({ connectionString: env.SOMA_DATABASE_URL }),
+    ownerPool: new pg.Pool({ connectionString: env.SOMA_DATABASE_OWNER_URL, max: 2 }),
+  });
+} else {
+  db = await PgliteSqlDatabase.open(join(dataDir, 'pglite'));
+}
+
+const oidcIssuers = OidcIssuers.parse(JSON.parse(env.SOMA_OIDC_ISSUERS));
+const platform = await startPlatform({
+  db,
+  host: env.SOMA_HOST,
+  port: env.SOMA_PORT,
+  issuer: env.SOMA_ISSUER ?? `http://${env.SOMA_HOST}:${env.SOMA_PORT}`,
+  audience: env.SOMA_AUDIENCE,
+  routerSecret: randomBytes(32).toString('base64url'),
+  platformAdminKey,
+  introspection: env.SOMA_INTROSPECTION,
+  allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean),
+  externalIssuers: oidcIssuers.map((i) => ({
+    issuer: i.issuer,
+    audience: i.audience,
+    ...(i.jwksUrl ? { jwksUrl: i.jwksUrl } : {}),
+    toClaims: oidcClaims(i.tenantClaim ? { tenantClaim: i.tenantClaim } : {}),
+  })),
+});
+
+console.log(`SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database)`);
+console.log(
+  `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
+);
+console.log(`  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`);
+console.log(
+  keyIsNew
+    ? `  Platform admin key (shown once, also saved to ${keyFile}):\n    ${platformAdminKey}`
+    : `  Platform admin key: in ${keyFile}`,
+);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping`);
+  await platform.close();
+  await db[Symbol.asyncDispose]();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
