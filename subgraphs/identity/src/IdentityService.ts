@@ -93,7 +93,12 @@ const USER_COLUMNS = `t.id, t.email, t.display_name, t.created_at,
 const ROLE_COLUMNS = 't.id, t.name, t.capabilities, t.builtin, t.created_at';
 const API_KEY_COLUMNS = 't.id, t.name, t.prefix, t.capabilities, t.created_at, t.last_used_at, t.revoked_at';
 
-const toTenant = (r: TenantRow): TenantModel => ({ id: r.id, slug: r.slug, name: r.name, createdAt: r.created_at });
+const toTenant = (r: TenantRow): TenantModel => ({
+  id: r.id,
+  slug: r.slug,
+  name: r.name,
+  createdAt: r.created_at,
+});
 const toRole = (r: RoleRow): RoleModel => ({
   id: r.id,
   name: r.name,
@@ -145,7 +150,10 @@ export class IdentityService {
   /** The caller's claims, or UNAUTHENTICATED. */
   authenticated(claims: VerifiedClaims | null): VerifiedClaims {
     if (!claims) {
-      throw new SomaError('UNAUTHENTICATED', 'this field needs an access token: sign in or exchange an API key');
+      throw new SomaError(
+        'UNAUTHENTICATED',
+        'this field needs an access token: sign in or exchange an API key',
+      );
     }
     return claims;
   }
@@ -172,7 +180,10 @@ export class IdentityService {
   private requirePlatformAdmin(claims: VerifiedClaims | null): VerifiedClaims {
     const c = this.authenticated(claims);
     if (!c.platformAdmin) {
-      throw new SomaError('FORBIDDEN', 'only a platform administrator may do this (exchange the platform admin key)');
+      throw new SomaError(
+        'FORBIDDEN',
+        'only a platform administrator may do this (exchange the platform admin key)',
+      );
     }
     return c;
   }
@@ -198,7 +209,13 @@ export class IdentityService {
   private async transact<T>(scope: DataScope, work: (tx: SqlExecutor, emit: Emit) => Promise<T>): Promise<T> {
     const pending: EventEnvelope<IdentityEventPayload>[] = [];
     const emit: Emit = (type, tenantId, payload) =>
-      pending.push({ topic: IDENTITY_EVENTS_TOPIC, tenantId, type, payload, occurredAt: new Date().toISOString() });
+      pending.push({
+        topic: IDENTITY_EVENTS_TOPIC,
+        tenantId,
+        type,
+        payload,
+        occurredAt: new Date().toISOString(),
+      });
     const result = await this.o.db.withScope(scope, (tx) => work(tx, emit));
     for (const event of pending) await this.o.events.publish(event);
     return result;
@@ -211,7 +228,9 @@ export class IdentityService {
     const tenantId = id ?? c.tenantId;
     if (!tenantId || !isUuid(tenantId)) return null;
     const { rows } = await this.o.db.withScope(this.scopeOf(c), (tx) =>
-      tx.query<TenantRow>('SELECT id, slug, name, created_at FROM identity.tenants WHERE id = $1', [tenantId]),
+      tx.query<TenantRow>('SELECT id, slug, name, created_at FROM identity.tenants WHERE id = $1', [
+        tenantId,
+      ]),
     );
     return rows[0] ? toTenant(rows[0]) : null;
   }
@@ -249,7 +268,9 @@ export class IdentityService {
 
   private async findUser(tx: SqlExecutor, id: string): Promise<UserModel | null> {
     if (!isUuid(id)) return null;
-    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS} FROM identity.users t WHERE t.id = $1`, [id]);
+    const { rows } = await tx.query<UserRow>(`SELECT ${USER_COLUMNS} FROM identity.users t WHERE t.id = $1`, [
+      id,
+    ]);
     return rows[0] ? toUser(rows[0]) : null;
   }
 
@@ -301,9 +322,13 @@ export class IdentityService {
         tenantRow = rows[0]!;
       } catch (error) {
         if (isUniqueViolation(error, 'tenants_slug_key')) {
-          throw new SomaError('CONFLICT', `a tenant with slug "${slug}" already exists; choose another slug`, {
-            field: 'slug',
-          });
+          throw new SomaError(
+            'CONFLICT',
+            `a tenant with slug "${slug}" already exists; choose another slug`,
+            {
+              field: 'slug',
+            },
+          );
         }
         throw error;
       }
@@ -329,7 +354,8 @@ export class IdentityService {
       ]);
       const admin = (await this.findUser(tx, adminId))!;
       emit('TENANT_CREATED', tenantRow.id, { subjectId: tenantRow.id, actorId: c.subject, slug });
-      for (const role of roleRows) emit('ROLE_CREATED', tenantRow.id, { subjectId: role.id, actorId: c.subject });
+      for (const role of roleRows)
+        emit('ROLE_CREATED', tenantRow.id, { subjectId: role.id, actorId: c.subject });
       emit('USER_CREATED', tenantRow.id, { subjectId: adminId, actorId: c.subject });
       emit('ROLE_ASSIGNED', tenantRow.id, { subjectId: adminId, actorId: c.subject, roleName: 'admin' });
       return { tenant: toTenant(tenantRow), admin };
@@ -341,11 +367,22 @@ export class IdentityService {
   private async issue(
     tx: SqlExecutor,
     subject: string,
-    claims: { tenantId: string | null; roles: string[]; caps: string[]; pa: boolean; amr: AccessTokenAuthMethod },
+    claims: {
+      tenantId: string | null;
+      roles: string[];
+      caps: string[];
+      pa: boolean;
+      amr: AccessTokenAuthMethod;
+    },
   ): Promise<AccessTokenModel> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.o.accessTokenTtlSeconds;
-    const payload: AccessTokenClaims = { roles: claims.roles, caps: claims.caps, pa: claims.pa, amr: claims.amr };
+    const payload: AccessTokenClaims = {
+      roles: claims.roles,
+      caps: claims.caps,
+      pa: claims.pa,
+      amr: claims.amr,
+    };
     if (claims.tenantId) payload.tid = claims.tenantId;
     const { jwt } = await this.o.keys.sign(
       tx,
@@ -419,10 +456,11 @@ export class IdentityService {
     if (!parsed) throw new SomaError('UNAUTHENTICATED', API_KEY_REJECTED);
     const { tenantId, keyId } = parsed;
     return this.transact({ tenantId }, async (tx, emit) => {
-      const { rows } = await tx.query<{ secret_hash: string; capabilities: string[]; revoked_at: Date | null }>(
-        'SELECT secret_hash, capabilities, revoked_at FROM identity.api_keys WHERE id = $1',
-        [keyId],
-      );
+      const { rows } = await tx.query<{
+        secret_hash: string;
+        capabilities: string[];
+        revoked_at: Date | null;
+      }>('SELECT secret_hash, capabilities, revoked_at FROM identity.api_keys WHERE id = $1', [keyId]);
       const key = rows[0];
       const given = Buffer.from(hashApiKeySecret(secret));
       if (!key || key.revoked_at || !timingSafeEqual(given, Buffer.from(key.secret_hash))) {
@@ -430,7 +468,13 @@ export class IdentityService {
       }
       await tx.query('UPDATE identity.api_keys SET last_used_at = now() WHERE id = $1', [keyId]);
       emit('SIGNED_IN', tenantId, { subjectId: keyId, actorId: keyId, method: 'api_key' });
-      return this.issue(tx, keyId, { tenantId, roles: [], caps: key.capabilities, pa: false, amr: 'api_key' });
+      return this.issue(tx, keyId, {
+        tenantId,
+        roles: [],
+        caps: key.capabilities,
+        pa: false,
+        amr: 'api_key',
+      });
     });
   }
 
@@ -494,14 +538,21 @@ export class IdentityService {
     );
     const missing = names.filter((n) => !rows.some((r) => r.name === n));
     if (missing.length > 0) {
-      throw new SomaError('BAD_USER_INPUT', `role "${missing[0]}" does not exist in this tenant; create it first`, {
-        field: 'roleNames',
-      });
+      throw new SomaError(
+        'BAD_USER_INPUT',
+        `role "${missing[0]}" does not exist in this tenant; create it first`,
+        {
+          field: 'roleNames',
+        },
+      );
     }
     return rows.map(toRole);
   }
 
-  async createRole(claims: VerifiedClaims | null, input: { name: string; capabilities: string[] }): Promise<RoleModel> {
+  async createRole(
+    claims: VerifiedClaims | null,
+    input: { name: string; capabilities: string[] },
+  ): Promise<RoleModel> {
     const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
     const name = checkRoleName(input.name, 'name');
     const capabilities = checkCapabilities(input.capabilities, this.o.knownCapabilities, 'capabilities');
@@ -518,7 +569,9 @@ export class IdentityService {
         return role;
       } catch (error) {
         if (isUniqueViolation(error, 'roles_tenant_name_key')) {
-          throw new SomaError('CONFLICT', `a role named "${name}" already exists in this tenant`, { field: 'name' });
+          throw new SomaError('CONFLICT', `a role named "${name}" already exists in this tenant`, {
+            field: 'name',
+          });
         }
         throw error;
       }
@@ -529,9 +582,10 @@ export class IdentityService {
     const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
     return this.transact(this.scopeOf(c), async (tx, emit) => {
       if (!(await this.findUser(tx, userId))) throw notFound('user', userId);
-      const { rows } = await tx.query<RoleRow>(`SELECT ${ROLE_COLUMNS} FROM identity.roles t WHERE t.name = $1`, [
-        roleName,
-      ]);
+      const { rows } = await tx.query<RoleRow>(
+        `SELECT ${ROLE_COLUMNS} FROM identity.roles t WHERE t.name = $1`,
+        [roleName],
+      );
       const role = rows[0];
       if (!role) throw notFound('role', roleName);
       this.requireGrantable(c, role.capabilities);
@@ -588,9 +642,10 @@ export class IdentityService {
         emit('API_KEY_REVOKED', c.tenantId, { subjectId: id, actorId: c.subject });
         return toApiKey(revoked.rows[0]);
       }
-      const { rows } = await tx.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM identity.api_keys t WHERE t.id = $1`, [
-        id,
-      ]);
+      const { rows } = await tx.query<ApiKeyRow>(
+        `SELECT ${API_KEY_COLUMNS} FROM identity.api_keys t WHERE t.id = $1`,
+        [id],
+      );
       if (!rows[0]) throw notFound('API key', id);
       return toApiKey(rows[0]);
     });

@@ -1,5 +1,5 @@
 import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type SignJWT } from 'jose';
 
 const ALG = 'ES256';
 

@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 const SECRET_PATTERN = /^sk_([0-9a-f]{32})_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
 const hex = (uuid: string) => uuid.replaceAll('-', '').toLowerCase();
-const uuid = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+const uuid = (h: string) =>
+  `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 
 /**
  * Makes a new API key secret. The tenant and key ids are in clear so the lookup can run under

@@ -110,7 +110,8 @@ function filterEvents<T>(
  */
 export async function createIdentitySubgraph(deps: IdentityDeps): Promise<IdentitySubgraph> {
   const ttl = deps.accessTokenTtlSeconds ?? 900;
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new RangeError('accessTokenTtlSeconds must be a positive integer');
+  if (!Number.isInteger(ttl) || ttl <= 0)
+    throw new RangeError('accessTokenTtlSeconds must be a positive integer');
   const keys = new SigningKeyStore(deps.db, 2 * ttl);
   await keys.ensureKey();
   const service = new IdentityService({
@@ -121,7 +122,11 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     audience: deps.audience,
     accessTokenTtlSeconds: ttl,
     platformAdminKey: deps.platformAdminKey || undefined,
-    knownCapabilities: new Set([ALL_CAPABILITIES, ...IDENTITY_CAPABILITIES, ...(deps.knownCapabilities ?? [])]),
+    knownCapabilities: new Set([
+      ALL_CAPABILITIES,
+      ...IDENTITY_CAPABILITIES,
+      ...(deps.knownCapabilities ?? []),
+    ]),
   });
 
   type Ctx = IdentityContext;
@@ -155,19 +160,33 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
       __resolveReference: (ref: { id: string }, { claims }: Ctx) => service.userReference(claims, ref.id),
     },
     Mutation: {
-      createTenant: (_: unknown, args: { input: Parameters<IdentityService['createTenant']>[1] }, { claims }: Ctx) =>
-        service.createTenant(claims, args.input),
-      signIn: (_: unknown, args: { input: Parameters<IdentityService['signIn']>[0] }) => service.signIn(args.input),
+      createTenant: (
+        _: unknown,
+        args: { input: Parameters<IdentityService['createTenant']>[1] },
+        { claims }: Ctx,
+      ) => service.createTenant(claims, args.input),
+      signIn: (_: unknown, args: { input: Parameters<IdentityService['signIn']>[0] }) =>
+        service.signIn(args.input),
       exchangeApiKey: (_: unknown, args: { secret: string }) => service.exchangeApiKey(args.secret),
-      createUser: (_: unknown, args: { input: Parameters<IdentityService['createUser']>[1] }, { claims }: Ctx) =>
-        service.createUser(claims, args.input),
-      createRole: (_: unknown, args: { input: Parameters<IdentityService['createRole']>[1] }, { claims }: Ctx) =>
-        service.createRole(claims, args.input),
+      createUser: (
+        _: unknown,
+        args: { input: Parameters<IdentityService['createUser']>[1] },
+        { claims }: Ctx,
+      ) => service.createUser(claims, args.input),
+      createRole: (
+        _: unknown,
+        args: { input: Parameters<IdentityService['createRole']>[1] },
+        { claims }: Ctx,
+      ) => service.createRole(claims, args.input),
       assignRole: (_: unknown, args: { userId: string; roleName: string }, { claims }: Ctx) =>
         service.assignRole(claims, args.userId, args.roleName),
-      createApiKey: (_: unknown, args: { input: Parameters<IdentityService['createApiKey']>[1] }, { claims }: Ctx) =>
-        service.createApiKey(claims, args.input),
-      revokeApiKey: (_: unknown, args: { id: string }, { claims }: Ctx) => service.revokeApiKey(claims, args.id),
+      createApiKey: (
+        _: unknown,
+        args: { input: Parameters<IdentityService['createApiKey']>[1] },
+        { claims }: Ctx,
+      ) => service.createApiKey(claims, args.input),
+      revokeApiKey: (_: unknown, args: { id: string }, { claims }: Ctx) =>
+        service.revokeApiKey(claims, args.id),
       rotateSigningKey: (_: unknown, __: unknown, { claims }: Ctx) => service.rotateSigningKey(claims),
     },
     Subscription: {

@@ -3,6 +3,17 @@ import type { Migration } from '@somaagent/ports';
 import { loadMigrations } from '@somaagent/postgres';
 
 export {
+  ALL_CAPABILITIES,
+  IDENTITY_CAPABILITIES,
+  IdentityCapability,
+  MEMBER_CAPABILITIES,
+} from './capabilities';
+export {
+  type AccessTokenAuthMethod,
+  type AccessTokenClaims,
+  claimsFromAccessTokenPayload,
+} from './claimsFromAccessTokenPayload';
+export {
   createIdentitySubgraph,
   type IdentityContext,
   type IdentityDeps,
@@ -10,19 +21,8 @@ export {
   identityTypeDefs,
   JWKS_PATH,
 } from './createIdentitySubgraph';
-export {
-  type AccessTokenAuthMethod,
-  type AccessTokenClaims,
-  claimsFromAccessTokenPayload,
-} from './claimsFromAccessTokenPayload';
-export {
-  ALL_CAPABILITIES,
-  IDENTITY_CAPABILITIES,
-  IdentityCapability,
-  MEMBER_CAPABILITIES,
-} from './capabilities';
-export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
 export { PLATFORM_ADMIN_SUBJECT } from './IdentityService';
+export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
 
 /** The identity schema's migrations; apply with `db.migrate(identityMigrations)` before serving. */
 export const identityMigrations: Migration[] = loadMigrations(

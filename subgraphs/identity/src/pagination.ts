@@ -9,7 +9,8 @@ export interface Cursor {
   id: string;
 }
 
-export const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
+export const encodeCursor = (c: Cursor): string =>
+  Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -59,7 +60,10 @@ export function toConnection<Row extends { cursor_ts: string; id: string }, Node
   toNode: (row: Row) => Node,
 ): Connection<Node> {
   const page = rows.slice(0, first);
-  const edges = page.map((row) => ({ cursor: encodeCursor({ createdAt: row.cursor_ts, id: row.id }), node: toNode(row) }));
+  const edges = page.map((row) => ({
+    cursor: encodeCursor({ createdAt: row.cursor_ts, id: row.id }),
+    node: toNode(row),
+  }));
   return {
     edges,
     pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },

@@ -56,15 +56,23 @@ export function checkRoleName(value: string, field: string): string {
 /** Trimmed, 1..max characters. */
 export function checkText(value: string, field: string, max: number): string {
   const text = value.trim();
-  if (text.length === 0 || text.length > max) throw bad(field, `${field} must be 1 to ${max} characters long`);
+  if (text.length === 0 || text.length > max)
+    throw bad(field, `${field} must be 1 to ${max} characters long`);
   return text;
 }
 
 /** De-duplicated, sorted; BAD_USER_INPUT naming the first capability nobody defined. */
-export function checkCapabilities(values: readonly string[], known: ReadonlySet<string>, field: string): string[] {
+export function checkCapabilities(
+  values: readonly string[],
+  known: ReadonlySet<string>,
+  field: string,
+): string[] {
   const unknown = values.find((c) => !known.has(c));
   if (unknown !== undefined) {
-    throw bad(field, `capability "${unknown}" is unknown; known capabilities: ${[...known].sort().join(', ')}`);
+    throw bad(
+      field,
+      `capability "${unknown}" is unknown; known capabilities: ${[...known].sort().join(', ')}`,
+    );
   }
   return [...new Set(values)].sort();
 }

@@ -9,14 +9,26 @@ import { type RunningSubgraph, serveSubgraph } from '@somaagent/subgraph-server'
 import { type Client, createClient } from 'graphql-ws';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import WebSocket from 'ws';
-import { claimsFromAccessTokenPayload, createIdentitySubgraph, identityMigrations, JWKS_PATH } from '../src/index';
+import {
+  claimsFromAccessTokenPayload,
+  createIdentitySubgraph,
+  identityMigrations,
+  JWKS_PATH,
+} from '../src/index';
 
 export const ROUTER_SECRET = 'identity-test-router-secret-0123456789abcdef';
 export const ISSUER = 'http://127.0.0.1:4000';
 export const AUDIENCE = 'somaagent';
 export const PLATFORM_KEY = 'pk_identity_test_platform_admin_key_0123456789';
 
-export interface GraphQLResponse<Data = Record<string, any>> {
+/**
+ * Response data in tests is checked by assertions, not by the type checker: one escape hatch
+ * instead of a cast per field access.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type Loose = any;
+
+export interface GraphQLResponse<Data = Record<string, Loose>> {
   data?: Data | null;
   errors?: { message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }[];
 }
@@ -25,7 +37,7 @@ export interface IdentityHarness extends AsyncDisposable {
   server: RunningSubgraph;
   bus: InProcessEventBus;
   /** Sends one operation as the router would, with `claims` (or none) in the signed envelope. */
-  gql<Data = Record<string, any>>(
+  gql<Data = Record<string, Loose>>(
     query: string,
     variables?: Record<string, unknown>,
     claims?: VerifiedClaims | null,
