@@ -217,7 +217,13 @@ export class IdentityService {
         occurredAt: new Date().toISOString(),
       });
     const result = await this.o.db.withScope(scope, (tx) => work(tx, emit));
-    for (const event of pending) await this.o.events.publish(event);
+    for (const event of pending) {
+      // The write is committed: failing the mutation now would tell the client it did not
+      // happen. A lost event is logged; an outbox would make delivery durable.
+      await this.o.events.publish(event).catch((error: unknown) => {
+        console.error(`[identity] could not publish ${event.type} for tenant ${event.tenantId}`, error);
+      });
+    }
     return result;
   }
 

@@ -5,8 +5,14 @@ import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { EventBus, EventEnvelope, SqlDatabase } from '@somaagent/ports';
 import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, parse } from 'graphql';
 import { ALL_CAPABILITIES, IDENTITY_CAPABILITIES, IdentityCapability } from './capabilities';
-import { IdentityService, type PageInput } from './IdentityService';
-import { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload } from './models';
+import type { AuthMethod, Resolvers } from './generated/resolvers-types';
+import { IdentityService } from './IdentityService';
+import {
+  IDENTITY_EVENTS_TOPIC,
+  type IdentityEventModel,
+  type IdentityEventPayload,
+  type IdentityEventType,
+} from './models';
 import { SigningKeyStore } from './SigningKeyStore';
 
 export interface IdentityDeps {
@@ -73,7 +79,12 @@ const DateTime = new GraphQLScalarType<Date, string>({
   },
 });
 
-const AUTH_METHOD = { PASSWORD: 'password', API_KEY: 'api_key', PLATFORM_KEY: 'platform_key', OIDC: 'oidc' };
+const AUTH_METHOD = {
+  password: 'PASSWORD',
+  api_key: 'API_KEY',
+  platform_key: 'PLATFORM_KEY',
+  oidc: 'OIDC',
+} as const satisfies Record<VerifiedClaims['authMethod'], AuthMethod>;
 
 /**
  * Wraps an event stream so that `return()` (a client unsubscribing) aborts the underlying
@@ -129,84 +140,64 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     ]),
   });
 
-  type Ctx = IdentityContext;
-  const resolvers = {
+  const resolvers: Resolvers = {
     DateTime,
-    AuthMethod: AUTH_METHOD,
     Query: {
-      viewer: (_: unknown, __: unknown, { claims }: Ctx) => (claims ? { claims } : null),
-      tenant: (_: unknown, __: unknown, { claims }: Ctx) => {
+      viewer: (_, __, { claims }) => (claims ? { claims } : null),
+      tenant: (_, __, { claims }) => {
         service.authorise(claims, IdentityCapability.TENANT_READ);
         return service.tenant(claims);
       },
-      users: (_: unknown, args: PageInput, { claims }: Ctx) => service.users(claims, args),
-      user: (_: unknown, args: { id: string }, { claims }: Ctx) => service.user(claims, args.id),
-      roles: (_: unknown, args: PageInput, { claims }: Ctx) => service.roles(claims, args),
-      apiKeys: (_: unknown, args: PageInput, { claims }: Ctx) => service.apiKeys(claims, args),
+      users: (_, args, { claims }) => service.users(claims, args),
+      user: (_, { id }, { claims }) => service.user(claims, id),
+      roles: (_, args, { claims }) => service.roles(claims, args),
+      apiKeys: (_, args, { claims }) => service.apiKeys(claims, args),
     },
     Viewer: {
-      subject: (v: { claims: VerifiedClaims }) => v.claims.subject,
+      subject: ({ claims }) => claims.subject,
       // Your own tenant needs no capability.
-      tenant: (v: { claims: VerifiedClaims }) => service.tenant(v.claims),
-      roles: (v: { claims: VerifiedClaims }) => v.claims.roles,
-      capabilities: (v: { claims: VerifiedClaims }) => v.claims.capabilities,
-      platformAdmin: (v: { claims: VerifiedClaims }) => v.claims.platformAdmin,
-      authMethod: (v: { claims: VerifiedClaims }) => v.claims.authMethod,
+      tenant: ({ claims }) => service.tenant(claims),
+      roles: ({ claims }) => claims.roles,
+      capabilities: ({ claims }) => claims.capabilities,
+      platformAdmin: ({ claims }) => claims.platformAdmin,
+      authMethod: ({ claims }) => AUTH_METHOD[claims.authMethod],
     },
     Tenant: {
-      __resolveReference: (ref: { id: string }, { claims }: Ctx) => service.tenant(claims, ref.id),
+      __resolveReference: (ref, { claims }) => service.tenant(claims, ref.id),
     },
     User: {
-      __resolveReference: (ref: { id: string }, { claims }: Ctx) => service.userReference(claims, ref.id),
+      __resolveReference: (ref, { claims }) => service.userReference(claims, ref.id),
     },
     Mutation: {
-      createTenant: (
-        _: unknown,
-        args: { input: Parameters<IdentityService['createTenant']>[1] },
-        { claims }: Ctx,
-      ) => service.createTenant(claims, args.input),
-      signIn: (_: unknown, args: { input: Parameters<IdentityService['signIn']>[0] }) =>
-        service.signIn(args.input),
-      exchangeApiKey: (_: unknown, args: { secret: string }) => service.exchangeApiKey(args.secret),
-      createUser: (
-        _: unknown,
-        args: { input: Parameters<IdentityService['createUser']>[1] },
-        { claims }: Ctx,
-      ) => service.createUser(claims, args.input),
-      createRole: (
-        _: unknown,
-        args: { input: Parameters<IdentityService['createRole']>[1] },
-        { claims }: Ctx,
-      ) => service.createRole(claims, args.input),
-      assignRole: (_: unknown, args: { userId: string; roleName: string }, { claims }: Ctx) =>
-        service.assignRole(claims, args.userId, args.roleName),
-      createApiKey: (
-        _: unknown,
-        args: { input: Parameters<IdentityService['createApiKey']>[1] },
-        { claims }: Ctx,
-      ) => service.createApiKey(claims, args.input),
-      revokeApiKey: (_: unknown, args: { id: string }, { claims }: Ctx) =>
-        service.revokeApiKey(claims, args.id),
-      rotateSigningKey: (_: unknown, __: unknown, { claims }: Ctx) => service.rotateSigningKey(claims),
+      createTenant: (_, { input }, { claims }) => service.createTenant(claims, input),
+      signIn: (_, { input }) => service.signIn(input),
+      exchangeApiKey: (_, { secret }) => service.exchangeApiKey(secret),
+      createUser: (_, { input }, { claims }) => service.createUser(claims, input),
+      createRole: (_, { input }, { claims }) => service.createRole(claims, input),
+      assignRole: (_, { userId, roleName }, { claims }) => service.assignRole(claims, userId, roleName),
+      createApiKey: (_, { input }, { claims }) => service.createApiKey(claims, input),
+      revokeApiKey: (_, { id }, { claims }) => service.revokeApiKey(claims, id),
+      rotateSigningKey: (_, __, { claims }) => service.rotateSigningKey(claims),
     },
     Subscription: {
       identityEvents: {
-        subscribe: (_: unknown, __: unknown, { claims }: Ctx) => {
+        subscribe: (_, __, { claims }) => {
           const { tenantId } = service.authorise(claims, IdentityCapability.EVENTS_READ);
           const abort = new AbortController();
           return filterEvents(deps.events.subscribe(IDENTITY_EVENTS_TOPIC, abort.signal), abort, (event) => {
             if (event.tenantId !== tenantId) return undefined;
             const payload = event.payload as IdentityEventPayload;
-            return {
-              type: event.type,
+            const model: IdentityEventModel = {
+              type: event.type as IdentityEventType,
               tenantId: event.tenantId,
               subjectId: payload.subjectId,
               actorId: payload.actorId,
               occurredAt: event.occurredAt,
             };
+            return model;
           });
         },
-        resolve: (event: unknown) => event,
+        resolve: (event: IdentityEventModel) => event,
       },
     },
   };

@@ -1,3 +1,5 @@
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+
 /** Shapes the resolvers return; field names match schema.graphql. */
 export interface TenantModel {
   id: string;
@@ -60,3 +62,16 @@ export interface IdentityEventPayload {
 }
 
 export const IDENTITY_EVENTS_TOPIC = 'identity.events';
+
+/** `Viewer` resolves from the verified claims. */
+export interface ViewerModel {
+  claims: VerifiedClaims;
+}
+
+export interface IdentityEventModel {
+  type: IdentityEventType;
+  tenantId: string;
+  subjectId: string;
+  actorId: string;
+  occurredAt: string;
+}

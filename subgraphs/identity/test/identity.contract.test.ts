@@ -3,12 +3,14 @@
  * and the harness's real PostgreSQL server, driven over real HTTP / graphql-ws with router
  * envelopes, tokens verified against the JWKS route exactly as the router verifies them.
  */
+import { InProcessEventBus } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { SqlDatabase } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../tests/support/postgres';
+import { createIdentitySubgraph, identityMigrations, JWKS_PATH } from '../src/index';
 import {
   AUDIENCE,
   codeOf,
@@ -547,6 +549,34 @@ describe.each([
     }
     // The function the start script uses rotates too.
     expect(decodeProtectedHeader(before).kid).toBe(oldKid);
+  });
+
+  it('drops replaced signing keys from the JWKS once twice the token lifetime has passed', async () => {
+    const fresh = await openDatabase();
+    const bus = new InProcessEventBus();
+    try {
+      await fresh.migrate(identityMigrations);
+      const subgraph = await createIdentitySubgraph({
+        db: fresh,
+        events: bus,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        accessTokenTtlSeconds: 1,
+      });
+      const kids = async () => {
+        const { status, body } = await subgraph.getRoutes[JWKS_PATH]!();
+        expect(status).toBe(200);
+        return (body as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+      };
+      const initial = await kids();
+      expect(initial).toHaveLength(1);
+      const { kid } = await subgraph.rotateSigningKey();
+      expect(await kids()).toEqual([kid, ...initial]);
+      await expect.poll(kids, { timeout: 6_000, interval: 250 }).toEqual([kid]);
+    } finally {
+      await bus[Symbol.asyncDispose]();
+      await fresh[Symbol.asyncDispose]();
+    }
   });
 
   it("streams the caller's own tenant's identity events and stops cleanly on unsubscribe", async () => {
