@@ -62,7 +62,11 @@ describe('tenant A can neither read nor change anything of tenant B through the 
   });
 
   it("revokeApiKey of B's key is NOT_FOUND for A, and B's key still works", async () => {
-    const r = await t.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: bKeyId }, a.adminToken);
+    const r = await t.gql(
+      'mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }',
+      { id: bKeyId },
+      a.adminToken,
+    );
     expect(r.code).toBe('NOT_FOUND');
     const exchanged = await t.gql('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
       s: bKeySecret,
@@ -78,7 +82,11 @@ describe('tenant A can neither read nor change anything of tenant B through the 
       a.adminToken,
     );
     expect(r.code).toBe('NOT_FOUND');
-    const seen = await t.gql('query($id: ID!) { user(id: $id) { roles { name } } }', { id: bUserId }, b.adminToken);
+    const seen = await t.gql(
+      'query($id: ID!) { user(id: $id) { roles { name } } }',
+      { id: bUserId },
+      b.adminToken,
+    );
     expect(seen.data.user.roles.map((x: { name: string }) => x.name)).toEqual(['member']);
   });
 
@@ -90,7 +98,10 @@ describe('tenant A can neither read nor change anything of tenant B through the 
     );
     expect(r.errors).toBeUndefined();
     const inB = await t.gql('{ users { edges { node { email displayName } } } }', {}, b.adminToken);
-    expect(inB.data.users.edges.find((e: { node: { email: string } }) => e.node.email === 'bob@bravo.test').node.displayName).toBe('Bob');
+    expect(
+      inB.data.users.edges.find((e: { node: { email: string } }) => e.node.email === 'bob@bravo.test').node
+        .displayName,
+    ).toBe('Bob');
   });
 
   it('interleaved requests of A and B on one pooled connection never see each other', async () => {
@@ -103,7 +114,11 @@ describe('tenant A can neither read nor change anything of tenant B through the 
     const own = { alpha: await idsOf(a.adminToken), bravo: await idsOf(b.adminToken) };
     const rounds = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        t.gql('{ tenant { slug } users(first: 100) { edges { node { id } } } }', {}, i % 2 ? b.adminToken : a.adminToken),
+        t.gql(
+          '{ tenant { slug } users(first: 100) { edges { node { id } } } }',
+          {},
+          i % 2 ? b.adminToken : a.adminToken,
+        ),
       ),
     );
     rounds.forEach((r, i) => {
