@@ -18,7 +18,12 @@ async function clientCredentialsToken(extra: Record<string, string> = {}): Promi
       'content-type': 'application/x-www-form-urlencoded',
       authorization: `Basic ${Buffer.from(`${oidc.clientId}:${oidc.clientSecret}`).toString('base64')}`,
     },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: oidc.resource, scope: 'soma:read', ...extra }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      resource: oidc.resource,
+      scope: 'soma:read',
+      ...extra,
+    }),
   });
   const body = (await res.json()) as { access_token?: string; error?: string };
   if (!body.access_token) throw new Error(`token endpoint: ${JSON.stringify(body)}`);
@@ -38,7 +43,11 @@ afterAll(async () => {
 describe('external OIDC issuer', () => {
   it('accepts a client-credentials token from the provider, mapping tenant and scopes', async () => {
     const token = await clientCredentialsToken({ soma_tenant: tenant.tenantId });
-    const r = await t.gql('{ viewer { subject authMethod capabilities platformAdmin tenant { slug } } }', {}, token);
+    const r = await t.gql(
+      '{ viewer { subject authMethod capabilities platformAdmin tenant { slug } } }',
+      {},
+      token,
+    );
     expect(r.errors).toBeUndefined();
     expect(r.data.viewer).toMatchObject({
       subject: oidc.clientId,

@@ -4,24 +4,23 @@
  * `project.provide` (read them with `inject('postgres')`, `inject('oidc')`) and exports the same
  * values in `process.env` for child processes the tests spawn.
  *
- * An engine already running and healthy (e.g. after `npm run infra up`) is reused and left
- * running; engines started here are stopped at teardown. A server that cannot start fails the
+ * An engine already running and healthy (e.g. after `npm run infra up`, or started by another
+ * vitest process) is reused; engines started by test runs are stopped at teardown once no live
+ * test process still uses them, and engines started with `npm run infra up` are left running. A server that cannot start fails the
  * run with an error naming the engine and its log; nothing is skipped.
  */
 import type { TestProject } from 'vitest/node';
 import { InfraError } from '../../scripts/infra/engine';
 import { engineByName } from '../../scripts/infra/engines/index';
-import { contextFor, down, up } from '../../scripts/infra/infra';
+import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
 const TEST_ENGINES = ['postgres', 'oidc'] as const;
 
 interface Shared {
-  /** Global setups (one per project) currently holding the servers. */
+  /** Global setups (one per project) of this process currently using the servers. */
   holders: number;
   env: Record<string, string>;
-  /** Engines started by this process, stopped when the last holder tears down. */
-  started: string[];
   ready: Promise<void> | undefined;
 }
 
@@ -31,24 +30,25 @@ const SHARED = Symbol.for('somaagent.tests.globalSetup');
 const shared: Shared = ((globalThis as Record<symbol, unknown>)[SHARED] as Shared | undefined) ?? {
   holders: 0,
   env: {},
-  started: [],
   ready: undefined,
 };
 (globalThis as Record<symbol, unknown>)[SHARED] = shared;
+
+const progress = (engine: string, message: string) => console.error(`[infra] ${engine}: ${message}`);
 
 async function bringUp(): Promise<void> {
   for (const name of TEST_ENGINES) {
     const engine = engineByName(name);
     const t0 = Date.now();
     try {
-      const result = await up([engine], (e, message) => console.error(`[infra] ${e}: ${message}`));
+      // owner 'tests': engines this run starts are stopped by the last test run still using
+      // them (another vitest process may share them); engines from `npm run infra up` never are.
+      const result = await up([engine], { owner: 'tests', progress });
       Object.assign(shared.env, result.env);
-      shared.started.push(...result.started);
       if (result.started.length) console.error(`[infra] ${name}: started in ${Date.now() - t0} ms`);
     } catch (error) {
-      // Leave nothing half-up: stop what this run already started, then fail loudly.
-      await down(shared.started.map(engineByName)).catch(() => undefined);
-      shared.started = [];
+      // Leave nothing half-up: stop what test runs started and nobody uses, then fail loudly.
+      await releaseTestLease(progress).catch(() => undefined);
       const logPath =
         error instanceof InfraError && error.logPath ? error.logPath : contextFor(engine).logPath;
       throw new Error(
@@ -62,7 +62,13 @@ async function bringUp(): Promise<void> {
 export default async function setup(project: TestProject) {
   shared.holders++;
   shared.ready ??= bringUp();
-  await shared.ready;
+  try {
+    await shared.ready;
+  } catch (error) {
+    shared.holders--;
+    shared.ready = undefined;
+    throw error;
+  }
   const env = shared.env;
   Object.assign(process.env, env);
   const need = (name: string) => {
@@ -85,10 +91,9 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     shared.holders--;
-    if (shared.holders > 0 || shared.started.length === 0) return;
-    const engines = shared.started.map(engineByName);
-    shared.started = [];
+    if (shared.holders > 0) return;
     shared.ready = undefined;
-    await down(engines);
+    const stopped = await releaseTestLease(progress);
+    if (stopped.length) console.error(`[infra] stopped ${stopped.join(', ')}`);
   };
 }

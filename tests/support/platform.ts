@@ -42,7 +42,9 @@ export interface TestPlatform extends AsyncDisposable {
   gql(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResult>;
   platformToken(): Promise<string>;
   /** Creates a tenant with an admin and returns the admin's access token and ids. */
-  createTenant(slug: string): Promise<{ tenantId: string; adminId: string; adminToken: string; adminEmail: string }>;
+  createTenant(
+    slug: string,
+  ): Promise<{ tenantId: string; adminId: string; adminToken: string; adminEmail: string }>;
   wsClient(token: string): ReturnType<typeof createClient>;
 }
 
@@ -87,14 +89,21 @@ export async function startTestPlatform(
       const adminEmail = `admin@${slug}.test`;
       const created = await bound(
         `mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } admin { id } } }`,
-        { i: { slug, name: `Tenant ${slug}`, adminEmail, adminPassword: ADMIN_PASSWORD, adminDisplayName: 'Admin' } },
+        {
+          i: {
+            slug,
+            name: `Tenant ${slug}`,
+            adminEmail,
+            adminPassword: ADMIN_PASSWORD,
+            adminDisplayName: 'Admin',
+          },
+        },
         await platformToken(),
       );
       if (!created.data) throw new Error(`createTenant ${slug}: ${JSON.stringify(created.errors)}`);
-      const signed = await bound(
-        'mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }',
-        { i: { tenantSlug: slug, email: adminEmail, password: ADMIN_PASSWORD } },
-      );
+      const signed = await bound('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
+        i: { tenantSlug: slug, email: adminEmail, password: ADMIN_PASSWORD },
+      });
       if (!signed.data) throw new Error(`signIn ${slug}: ${JSON.stringify(signed.errors)}`);
       return {
         tenantId: created.data.createTenant.tenant.id,

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A free loopback port (bound, then released) for a child process that needs a fixed one. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartedProcess extends AsyncDisposable {
+  child: ChildProcess;
+  output(): string;
+  /** Milliseconds from spawn until `readyLine` appeared. */
+  readyAfterMs: number;
+}
+
+/**
+ * Spawns a real process and waits until it prints `readyLine`; fails with its output if it
+ * exits first or does not become ready in `timeoutMs`. Disposal sends SIGTERM, then SIGKILL.
+ */
+export async function startProcess(
+  command: string,
+  args: string[],
+  {
+    env,
+    readyLine,
+    timeoutMs = 60_000,
+    cwd,
+  }: { env: NodeJS.ProcessEnv; readyLine: RegExp; timeoutMs?: number; cwd?: string },
+): Promise<StartedProcess> {
+  const started = Date.now();
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const readyAfterMs = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (readyLine.test(output)) {
+        clearTimeout(timer);
+        resolve(Date.now() - started);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    child,
+    output: () => output,
+    readyAfterMs,
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
