@@ -4,7 +4,7 @@
  * envelopes, tokens verified against the JWKS route exactly as the router verifies them.
  */
 import { InProcessEventBus } from '@somaagent/events';
-import type { VerifiedClaims } from '@somaagent/internal-auth';
+import { signRouterEnvelope, type VerifiedClaims } from '@somaagent/internal-auth';
 import type { SqlDatabase } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -134,7 +134,18 @@ describe.each([
       body: JSON.stringify({ query: '{ viewer { subject } }' }),
     });
     expect(res.status).toBe(401);
-    expect(ROUTER_SECRET).not.toBe('');
+    // Signed with another secret: refused the same way.
+    const query = '{ viewer { subject } }';
+    const forged = await fetch(h.server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query,
+        extensions: { somaRouter: signRouterEnvelope(`${ROUTER_SECRET}-not`, { query }, platform) },
+      }),
+    });
+    expect(forged.status).toBe(401);
+    expect((await h.gql(query, {}, platform)).data!.viewer.subject).toBe('platform-admin');
   });
 
   it('exchanges the platform admin key for a platform-admin token with no tenant', async () => {
@@ -308,6 +319,9 @@ describe.each([
     expect(userIds).toEqual([a.admin.id]);
     expect(users.data!.users.totalCount).toBe(1);
     expect(codeOf(await h.gql('query($id: ID!) { user(id: $id) { id } }', { id: bUser.id }, a.claims))).toBe(
+      'NOT_FOUND',
+    );
+    expect(codeOf(await h.gql('query($id: ID!) { user(id: $id) { id } }', { id: 'nope' }, a.claims))).toBe(
       'NOT_FOUND',
     );
     expect(
