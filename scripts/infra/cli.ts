@@ -2,7 +2,7 @@
  * `npm run infra -- <command> [engine...]`: local servers for tests and development.
  *
  *   up      start engines (all when none named); a running healthy engine is left alone
- *   down    stop engines this harness started
+ *   down    stop engines this harness started (not while a test run uses them, unless --force)
  *   status  state, PID, port and log of each engine
  *   logs    the last lines of each engine's log (`-n 200` for more)
  *   env     `export NAME=value` lines pointing SomaAgent at the running engines
@@ -23,9 +23,11 @@ const progress = (engine: string, message: string) => console.error(`[${elapsed(
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   let lines = 50;
+  let force = false;
   const names: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '-n') lines = Number(rest[++i]) || lines;
+    else if (rest[i] === '--force') force = true;
     else names.push(rest[i]!);
   }
   if (!command || command === '-h' || command === '--help') {
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const engines = resolveEngines(names);
   switch (command) {
     case 'up': {
-      const result = await up(engines, progress);
+      const result = await up(engines, { progress, owner: 'cli' });
       for (const engine of engines) {
         console.error(
           `[${elapsed()}] ${engine.name}: ${result.started.includes(engine.name) ? 'started' : 'already running'}`,
@@ -45,16 +47,23 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const stopped = await down(engines, progress);
-      console.error(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
+      const { stopped, inUse } = await down(engines, { progress, force });
+      console.error(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing stopped');
+      for (const [name, pids] of inUse) {
+        console.error(
+          `${name}: in use by test run PID ${pids.join(', ')}: the last of them stops it (--force stops it now)`,
+        );
+      }
       return 0;
     }
     case 'status': {
       const rows = await status(engines);
-      console.log(['engine', 'status', 'pid', 'port', 'log'].map((h) => h.padEnd(10)).join(' '));
+      console.log(['engine', 'status', 'pid', 'port', 'owner', 'log'].map((h) => h.padEnd(10)).join(' '));
       for (const r of rows) {
         console.log(
-          [r.name, r.status, String(r.pid ?? '-'), String(r.port ?? '-')].map((v) => v.padEnd(10)).join(' '),
+          [r.name, r.status, String(r.pid ?? '-'), String(r.port ?? '-'), r.owner ?? '-']
+            .map((v) => v.padEnd(10))
+            .join(' '),
           r.logPath,
         );
       }

@@ -20,6 +20,11 @@ export interface EngineState {
   /** Free-form, engine-specific facts needed by `env()` and `healthy()` (credentials, issuer, ...). */
   details: Record<string, string>;
   startedAt: string;
+  /**
+   * Who keeps it running: `cli` (`npm run infra up`: runs until `down`) or `tests` (a vitest
+   * global setup: stopped when the last test run using it ends). Set by `infra.ts`.
+   */
+  owner?: 'cli' | 'tests';
 }
 
 /** What every engine's hooks receive. */
@@ -236,8 +241,19 @@ export function spawnDetached(
   }
 }
 
-/** The last `lines` lines of a log, for error messages. */
+/** Written to an engine's log before each start, so errors quote only the latest attempt. */
+export const START_MARKER = '=== soma infra: starting';
+
+/** The last `lines` lines of a log since the latest start marker, for error messages. */
 export function tail(path: string, lines = 20): string {
   if (!existsSync(path)) return '';
-  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  const all = readFileSync(path, 'utf8').trimEnd().split('\n');
+  let from = 0;
+  for (let i = all.length - 1; i >= 0; i--) {
+    if (all[i]!.startsWith(START_MARKER)) {
+      from = i;
+      break;
+    }
+  }
+  return all.slice(Math.max(from, all.length - lines)).join('\n');
 }

@@ -1,4 +1,12 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   type Engine,
@@ -8,6 +16,7 @@ import {
   InfraError,
   pidAlive,
   readState,
+  START_MARKER,
   sleep,
   writeEngineState,
 } from './engine';
@@ -76,12 +85,48 @@ export interface UpResult {
   started: string[];
 }
 
+export interface UpOptions {
+  progress?: Progress;
+  /**
+   * `cli`: the engines stay up until `npm run infra down` (also claims engines a test run
+   * started). `tests`: this process takes a lease; `releaseTestLease` stops test-started engines
+   * once no live test process holds a lease on them.
+   * @default 'cli'
+   */
+  owner?: 'cli' | 'tests';
+}
+
+const leaseDir = () => join(INFRA_DIR, 'leases');
+
+/** Engine name → PIDs of live test processes holding a lease on it (dead processes' leases are removed). */
+function liveLeases(): Map<string, number[]> {
+  mkdirSync(leaseDir(), { recursive: true });
+  const held = new Map<string, number[]>();
+  for (const file of readdirSync(leaseDir())) {
+    const path = join(leaseDir(), file);
+    const pid = Number(file.replace(/\.json$/, ''));
+    if (!pidAlive(pid)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    try {
+      for (const name of JSON.parse(readFileSync(path, 'utf8')) as string[]) {
+        held.set(name, [...(held.get(name) ?? []), pid]);
+      }
+    } catch {
+      // Unreadable lease: its writer holds the lock while writing, so this is a stray file.
+    }
+  }
+  return held;
+}
+
 /** Brings `engines` up; an engine already running and healthy is left alone. */
-export async function up(engines: readonly Engine[], progress?: Progress): Promise<UpResult> {
+export async function up(engines: readonly Engine[], options: UpOptions = {}): Promise<UpResult> {
+  const owner = options.owner ?? 'cli';
   return withLock(async () => {
     const result: UpResult = { env: {}, started: [] };
     for (const engine of engines) {
-      const ctx = contextFor(engine, progress);
+      const ctx = contextFor(engine, options.progress);
       let state: EngineState | undefined = readState()[engine.name];
       if (state && !(await engine.healthy(state, ctx))) {
         ctx.progress(`recorded PID ${state.pid} is not healthy; restarting`);
@@ -92,7 +137,11 @@ export async function up(engines: readonly Engine[], progress?: Progress): Promi
       if (!state) {
         try {
           await engine.install(ctx);
-          state = await engine.start(ctx);
+          appendFileSync(
+            ctx.logPath,
+            `\n${START_MARKER} ${engine.name} at ${new Date().toISOString()} ===\n`,
+          );
+          state = { ...(await engine.start(ctx)), owner };
         } catch (error) {
           if (error instanceof InfraError) throw error;
           throw new InfraError(engine.name, (error as Error).message, ctx.logPath);
@@ -100,22 +149,39 @@ export async function up(engines: readonly Engine[], progress?: Progress): Promi
         writeEngineState(engine.name, state);
         writeFileSync(join(ctx.dir, 'last-port'), String(state.port));
         result.started.push(engine.name);
+      } else if (owner === 'cli' && state.owner !== 'cli') {
+        // A developer asked for it explicitly: it outlives the test run that started it.
+        state = { ...state, owner: 'cli' };
+        writeEngineState(engine.name, state);
       }
       Object.assign(result.env, engine.env(state, ctx));
+    }
+    if (owner === 'tests') {
+      const path = join(leaseDir(), `${process.pid}.json`);
+      const held = new Set<string>(
+        existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as string[]) : [],
+      );
+      for (const engine of engines) held.add(engine.name);
+      mkdirSync(leaseDir(), { recursive: true });
+      writeFileSync(path, JSON.stringify([...held]));
     }
     return result;
   });
 }
 
-/** Stops `engines` if this harness recorded them as running. */
-export async function down(engines: readonly Engine[], progress?: Progress): Promise<string[]> {
+/**
+ * Drops this process's test lease and stops the engines a test run started that no live test
+ * process still uses. Engines started with `npm run infra up` are never stopped here.
+ */
+export async function releaseTestLease(progress?: Progress): Promise<string[]> {
   return withLock(async () => {
+    rmSync(join(leaseDir(), `${process.pid}.json`), { force: true });
+    const held = liveLeases();
     const stopped: string[] = [];
-    for (const engine of [...engines].reverse()) {
+    for (const engine of [...ENGINES].reverse()) {
       const state = readState()[engine.name];
-      if (!state) continue;
+      if (state?.owner !== 'tests' || held.has(engine.name)) continue;
       const ctx = contextFor(engine, progress);
-      ctx.progress(`stopping PID ${state.pid}`);
       await engine.stop(state, ctx);
       writeEngineState(engine.name, undefined);
       stopped.push(engine.name);
@@ -124,11 +190,44 @@ export async function down(engines: readonly Engine[], progress?: Progress): Pro
   });
 }
 
+/**
+ * Stops `engines` if this harness recorded them as running. An engine a live test run holds a
+ * lease on is left alone unless `force` (stopping it would fail that run).
+ */
+export async function down(
+  engines: readonly Engine[],
+  options: { progress?: Progress; force?: boolean } = {},
+): Promise<{ stopped: string[]; inUse: Map<string, number[]> }> {
+  return withLock(async () => {
+    const stopped: string[] = [];
+    const inUse = new Map<string, number[]>();
+    const held = liveLeases();
+    for (const engine of [...engines].reverse()) {
+      const state = readState()[engine.name];
+      if (!state) continue;
+      const users = held.get(engine.name);
+      if (users && !options.force) {
+        // Hand it to the test runs: the last one to finish stops it.
+        writeEngineState(engine.name, { ...state, owner: 'tests' });
+        inUse.set(engine.name, users);
+        continue;
+      }
+      const ctx = contextFor(engine, options.progress);
+      ctx.progress(`stopping PID ${state.pid}`);
+      await engine.stop(state, ctx);
+      writeEngineState(engine.name, undefined);
+      stopped.push(engine.name);
+    }
+    return { stopped, inUse };
+  });
+}
+
 export interface EngineStatus {
   name: string;
   status: 'running' | 'unhealthy' | 'stopped';
   pid?: number;
   port?: number;
+  owner?: 'cli' | 'tests';
   logPath: string;
   env: Record<string, string>;
 }
@@ -146,6 +245,7 @@ export async function status(engines: readonly Engine[]): Promise<EngineStatus[]
         status: ok ? ('running' as const) : ('unhealthy' as const),
         pid: state.pid,
         port: state.port,
+        owner: state.owner,
         logPath: ctx.logPath,
         env: ok ? engine.env(state, ctx) : {},
       };

@@ -168,7 +168,7 @@ async function installWithApt(ctx: EngineContext) {
     throw new InfraError('postgres', `apt-get update failed: ${e.message}`, log);
   });
   ctx.progress('apt-get install -y postgresql');
-  await run('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+  await run('apt-get', ['install', '-y', 'postgresql'], {
     logPath: log,
     env,
   }).catch((e: Error) => {

@@ -75,6 +75,8 @@ const provider = new Provider(issuer, {
     const tenant = ctx.oidc.client?.soma_tenant;
     return typeof tenant === 'string' ? { soma_tenant: tenant } : undefined;
   },
+  // Tokens are stateless JWTs; the in-memory adapter only holds nothing we need across restarts.
+  ttl: { ClientCredentials: 3600 },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
