@@ -10,19 +10,41 @@ export interface PublicSigningJwk extends JWK {
   use: 'sig';
 }
 
-interface SigningKeyRow {
+interface NewKey {
   kid: string;
-  public_jwk: JWK;
-  private_jwk: JWK;
+  publicJwk: JWK;
+  privateJwk: JWK;
 }
 
 type PrivateKey = Awaited<ReturnType<typeof importJWK>>;
 
+// Serialises key bookkeeping across processes sharing the database (start-up and rotation).
+const LOCK = `SELECT pg_advisory_xact_lock(hashtext('identity.signing_keys'))`;
+const ACTIVE = 'activated_at IS NOT NULL AND retired_at IS NULL';
+const PENDING = 'activated_at IS NULL AND retired_at IS NULL';
+
+async function newKey(): Promise<NewKey> {
+  const { publicKey, privateKey } = await generateKeyPair(ALG, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  return { kid: await calculateJwkThumbprint(publicJwk), publicJwk, privateJwk: await exportJWK(privateKey) };
+}
+
+async function insertKey(tx: SqlExecutor, key: NewKey, active: boolean): Promise<void> {
+  await tx.query(
+    `INSERT INTO identity.signing_keys (kid, alg, public_jwk, private_jwk, activated_at)
+     VALUES ($1, $2, $3, $4, CASE WHEN $5::boolean THEN clock_timestamp() END)`,
+    [key.kid, ALG, JSON.stringify(key.publicJwk), JSON.stringify(key.privateJwk), active],
+  );
+}
+
 /**
  * The platform's token signing keys, kept in `identity.signing_keys` so every process behind
- * the router signs and publishes the same set. The newest non-retired key signs; rotation
- * schedules the older keys' retirement `retireAfterSeconds` ahead, and until then they stay in
- * the JWKS, so tokens signed before a rotation keep verifying.
+ * the router signs with and publishes the same set.
+ *
+ * Zero-downtime rotation needs two things: tokens signed before a rotation must keep verifying
+ * (the replaced key stays published for `retireAfterSeconds`), and tokens signed after it must
+ * verify against JWKS documents verifiers fetched BEFORE it. So there is always one pending key,
+ * published but not yet signing; rotation activates it and publishes a new pending one.
  */
 export class SigningKeyStore {
   private readonly imported = new Map<string, Promise<PrivateKey>>();
@@ -33,42 +55,54 @@ export class SigningKeyStore {
     private readonly retireAfterSeconds: number,
   ) {}
 
-  /** Makes a first key when there is none (first start of a platform). */
+  /** Makes the active and the pending key when missing (first start of a platform). */
   async ensureKey(): Promise<void> {
-    const existing = await this.db.withScope({ tenantId: null }, (tx) =>
-      tx.query('SELECT 1 FROM identity.signing_keys WHERE retired_at IS NULL LIMIT 1'),
-    );
-    if (existing.rowCount === 0) await this.rotate();
+    const [active, pending] = await Promise.all([newKey(), newKey()]);
+    await this.db.withScope({ tenantId: null }, async (tx) => {
+      await tx.query(LOCK);
+      const hasActive = await tx.query(`SELECT 1 FROM identity.signing_keys WHERE ${ACTIVE} LIMIT 1`);
+      if (hasActive.rowCount === 0) await insertKey(tx, active, true);
+      const hasPending = await tx.query(`SELECT 1 FROM identity.signing_keys WHERE ${PENDING} LIMIT 1`);
+      if (hasPending.rowCount === 0) await insertKey(tx, pending, false);
+    });
   }
 
-  /** Adds a new signing key and schedules the retirement of the previous ones. */
+  /**
+   * Activates the pending key (already in every JWKS fetched since it was made), schedules the
+   * retirement of the previous active key and publishes a new pending key.
+   * @returns the kid that signs from now on
+   */
   async rotate(): Promise<{ kid: string }> {
-    const { publicKey, privateKey } = await generateKeyPair(ALG, { extractable: true });
-    const publicJwk = await exportJWK(publicKey);
-    const privateJwk = await exportJWK(privateKey);
-    const kid = await calculateJwkThumbprint(publicJwk);
-    await this.db.withScope({ tenantId: null }, async (tx) => {
+    const [fallback, next] = await Promise.all([newKey(), newKey()]);
+    return this.db.withScope({ tenantId: null }, async (tx) => {
+      await tx.query(LOCK);
       await tx.query(
-        `UPDATE identity.signing_keys
-            SET retired_at = now() + make_interval(secs => $1)
-          WHERE retired_at IS NULL`,
+        `UPDATE identity.signing_keys SET retired_at = now() + make_interval(secs => $1) WHERE ${ACTIVE}`,
         [this.retireAfterSeconds],
       );
-      await tx.query(
-        'INSERT INTO identity.signing_keys (kid, alg, public_jwk, private_jwk) VALUES ($1, $2, $3, $4)',
-        [kid, ALG, JSON.stringify(publicJwk), JSON.stringify(privateJwk)],
+      const { rows } = await tx.query<{ kid: string }>(
+        `UPDATE identity.signing_keys SET activated_at = clock_timestamp()
+          WHERE kid = (SELECT kid FROM identity.signing_keys WHERE ${PENDING} ORDER BY created_at, kid LIMIT 1)
+          RETURNING kid`,
       );
+      let kid = rows[0]?.kid;
+      if (!kid) {
+        // No pending key (a database migrated before pre-publication): activate a fresh one.
+        await insertKey(tx, fallback, true);
+        kid = fallback.kid;
+      }
+      await insertKey(tx, next, false);
+      return { kid };
     });
-    return { kid };
   }
 
-  /** The JWKS document: every key that is not yet retired, newest first. */
+  /** The JWKS document: every key not yet retired; the signing key first, pending keys last. */
   async jwks(): Promise<{ keys: PublicSigningJwk[] }> {
     const { rows } = await this.db.withScope({ tenantId: null }, (tx) =>
-      tx.query<{ kid: string; public_jwk: JWK }>(
+      tx.query<{ kid: string; public_jwk: JWK | string }>(
         `SELECT kid, public_jwk FROM identity.signing_keys
           WHERE retired_at IS NULL OR retired_at > now()
-          ORDER BY created_at DESC, kid`,
+          ORDER BY activated_at IS NULL, activated_at DESC, created_at DESC, kid`,
       ),
     );
     return {
@@ -76,14 +110,13 @@ export class SigningKeyStore {
     };
   }
 
-  /** Signs `token` with the current key, inside the caller's transaction. */
+  /** Signs `token` with the active key, inside the caller's transaction. */
   async sign(tx: SqlExecutor, token: SignJWT): Promise<{ kid: string; jwt: string }> {
-    const { rows } = await tx.query<SigningKeyRow>(
-      `SELECT kid, public_jwk, private_jwk FROM identity.signing_keys
-        WHERE retired_at IS NULL ORDER BY created_at DESC, kid LIMIT 1`,
+    const { rows } = await tx.query<{ kid: string; private_jwk: JWK | string }>(
+      `SELECT kid, private_jwk FROM identity.signing_keys WHERE ${ACTIVE} ORDER BY activated_at DESC, kid LIMIT 1`,
     );
     const row = rows[0];
-    if (!row) throw new Error('no signing key: call SigningKeyStore.ensureKey() at start-up');
+    if (!row) throw new Error('no active signing key: call SigningKeyStore.ensureKey() at start-up');
     let key = this.imported.get(row.kid);
     if (!key) {
       key = importJWK(parseJwk(row.private_jwk), ALG);
@@ -94,5 +127,5 @@ export class SigningKeyStore {
   }
 }
 
-// node-postgres parses jsonb; keep working if a driver hands back text.
+// node-postgres and PGlite parse jsonb; keep working if a driver hands back text.
 const parseJwk = (value: JWK | string): JWK => (typeof value === 'string' ? JSON.parse(value) : value);

@@ -535,6 +535,8 @@ describe.each([
       })
     ).data!.signIn.accessToken as string;
     const oldKid = decodeProtectedHeader(before).kid;
+    // Verifiers that fetched the JWKS before the rotation already know the next kid.
+    const cachedBeforeRotation = await h.jwks();
 
     expect(codeOf(await h.gql('mutation { rotateSigningKey { kid } }', {}, t.claims))).toBe('FORBIDDEN');
     const rotated = await h.gql('mutation { rotateSigningKey { kid } }', {}, platform);
@@ -554,6 +556,8 @@ describe.each([
     expect(kids[0]).toBe(newKid);
     expect(kids).toContain(oldKid);
     for (const key of jwks.keys) expect(key).not.toHaveProperty('d');
+    expect(cachedBeforeRotation.keys.map((k) => k.kid)).toContain(newKid);
+    await jwtVerify(after, createLocalJWKSet(cachedBeforeRotation), { issuer: ISSUER, audience: AUDIENCE });
     const keySet = createLocalJWKSet(jwks);
     for (const token of [before, after]) {
       const { payload } = await jwtVerify(token, keySet, { issuer: ISSUER, audience: AUDIENCE });
@@ -582,11 +586,18 @@ describe.each([
         expect(status).toBe(200);
         return (body as { keys: { kid: string }[] }).keys.map((k) => k.kid);
       };
+      // The active key and a pending one, published before it signs anything.
       const initial = await kids();
-      expect(initial).toHaveLength(1);
+      expect(initial).toHaveLength(2);
       const { kid } = await subgraph.rotateSigningKey();
-      expect(await kids()).toEqual([kid, ...initial]);
-      await expect.poll(kids, { timeout: 6_000, interval: 250 }).toEqual([kid]);
+      expect(initial[1]).toBe(kid);
+      const after = await kids();
+      expect(after).toHaveLength(3);
+      expect(after.slice(0, 2)).toEqual([kid, initial[0]]);
+      await expect
+        .poll(async () => (await kids()).includes(initial[0]!), { timeout: 6_000, interval: 250 })
+        .toBe(false);
+      expect(await kids()).toEqual([kid, after[2]]);
     } finally {
       await bus[Symbol.asyncDispose]();
       await fresh[Symbol.asyncDispose]();
