@@ -135,3 +135,23 @@ describe('signing keys: JWKS at a well-known path, rotation without downtime', (
     expect(r.code).toBe('FORBIDDEN');
   });
 });
+
+describe('a mutation with a bad token changes nothing', () => {
+  it('expired, foreign-issuer, alg:none and tampered tokens are refused before any subgraph runs', async () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const [header, payload, signature] = tenant.adminToken.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const bad = {
+      expired: `${header}.${b64({ ...claims, exp: Math.floor(Date.now() / 1000) - 600 })}.${signature}`,
+      tampered: `${header}.${b64({ ...claims, sub: '00000000-0000-4000-8000-000000000000' })}.${signature}`,
+      algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`,
+      foreignIssuer: `${header}.${b64({ ...claims, iss: 'https://evil.example' })}.${signature}`,
+    };
+    const before = await userCount();
+    for (const [name, token] of Object.entries(bad)) {
+      const r = await createUser(`${name.toLowerCase()}@gamma.test`, token);
+      expect([name, r.status, r.code]).toEqual([name, 401, 'UNAUTHENTICATED']);
+    }
+    expect(await userCount()).toBe(before);
+  });
+});
