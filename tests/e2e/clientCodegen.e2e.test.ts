@@ -45,14 +45,16 @@ describe('typed client generated from the live endpoint', () => {
       lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
       skipLibCheck: true,
     });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     expect(diagnostics).toEqual([]);
 
     // And the generated types describe what the endpoint really returns.
     const tenant = await t.createTenant('typed');
     const { listUserEmails } = await import(join(workDir, 'client.ts'));
-    expect(await listUserEmails(t.platform.url, 'typed', tenant.adminEmail, 'correct horse battery staple')).toEqual([
-      tenant.adminEmail,
-    ]);
+    expect(
+      await listUserEmails(t.platform.url, 'typed', tenant.adminEmail, 'correct horse battery staple'),
+    ).toEqual([tenant.adminEmail]);
   });
 });
