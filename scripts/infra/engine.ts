@@ -12,6 +12,15 @@ export const INFRA_DIR = process.env.SOMA_INFRA_DIR
   ? resolve(process.env.SOMA_INFRA_DIR)
   : join(REPO_ROOT, '.cache', 'infra');
 
+/**
+ * Downloads and builds (jars, Go binaries, llama.cpp, pip packages) live OUTSIDE the clone, in
+ * one per-user folder, so every clone on a machine (CI runs in a fresh clone) reuses them:
+ * a warm `up` is then seconds, not minutes. Data dirs and logs stay per clone in INFRA_DIR.
+ */
+export const TOOLS_DIR = process.env.SOMA_TOOLS_DIR
+  ? resolve(process.env.SOMA_TOOLS_DIR)
+  : join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'somaagent', 'tools');
+
 /** What `state.json` remembers about one running engine. */
 export interface EngineState {
   /** PID of the server process this harness started (the postmaster for PostgreSQL). */
@@ -102,9 +111,15 @@ export function writeEngineState(name: string, state: EngineState | undefined): 
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie (exited, not yet reaped: common when PID 1 of a container does not reap) is gone.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
