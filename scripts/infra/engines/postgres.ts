@@ -15,7 +15,13 @@ const isRoot = () => process.getuid?.() === 0;
 
 /** Highest installed Debian PostgreSQL major whose server binary exists, e.g. `/usr/lib/postgresql/15/bin`. */
 export function findPostgresBinDir(): string | undefined {
-  if (process.env.SOMA_PG_BINDIR) return process.env.SOMA_PG_BINDIR;
+  const override = process.env.SOMA_PG_BINDIR;
+  if (override) {
+    if (!existsSync(join(override, 'postgres'))) {
+      throw new InfraError('postgres', `SOMA_PG_BINDIR=${override} holds no postgres binary`);
+    }
+    return override;
+  }
   if (!existsSync(PG_ROOT)) return undefined;
   const majors = readdirSync(PG_ROOT)
     .filter((v) => existsSync(join(PG_ROOT, v, 'bin', 'postgres')))
@@ -146,7 +152,8 @@ function readCredentials(ctx: EngineContext): Credentials {
   return JSON.parse(readFileSync(credentialsPath(ctx), 'utf8')) as Credentials;
 }
 
-async function installWithApt(ctx: EngineContext) {
+/** Installs Debian's PostgreSQL (`apt-get update`, then `apt-get install -y postgresql`); root only. */
+export async function installWithApt(ctx: EngineContext) {
   if (!isRoot()) {
     throw new InfraError(
       'postgres',
