@@ -13,6 +13,7 @@ const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   test: {
+    reporters: ['default', './tests/setup/summaryReporter.ts'],
     projects: [
       {
         extends: true,
