@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { choosePort, type Engine, type EngineContext, InfraError, pidAlive, run, stopPid } from '../engine';
+import {
+  choosePort,
+  type Engine,
+  type EngineContext,
+  InfraError,
+  pidAlive,
+  pidCommandLine,
+  run,
+  stopPid,
+} from '../engine';
 
 /** The superuser that owns the schema and runs migrations. */
 export const OWNER_ROLE = 'soma_owner';
@@ -190,6 +199,19 @@ export async function installWithApt(ctx: EngineContext) {
   }
 }
 
+/** The postmaster serving `data` per its postmaster.pid (PID, port), if that process is alive. */
+function runningPostmaster(data: string): { pid: number; port: number } | undefined {
+  try {
+    const lines = readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (pid && port && pidAlive(pid) && pidCommandLine(pid).includes(data)) return { pid, port };
+  } catch {
+    // No pid file: not running.
+  }
+  return undefined;
+}
+
 async function ping(connectionString: string): Promise<boolean> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2000 });
   client.on('error', () => undefined);
@@ -234,6 +256,18 @@ export const postgresEngine: Engine = {
           `the OS user "postgres" cannot write ${data}; move the checkout or set SOMA_INFRA_DIR to a path it can reach`,
         );
       });
+    }
+    const orphan = runningPostmaster(data);
+    if (orphan) {
+      // Our cluster is already up but state.json forgot it (deleted, or a crashed `up`): adopt it.
+      ctx.progress(`adopting the running server PID ${orphan.pid} on port ${orphan.port}`);
+      await bootstrap(orphan.port, credentials);
+      return {
+        pid: orphan.pid,
+        port: orphan.port,
+        startedAt: new Date().toISOString(),
+        details: { dataDir: data, binDir: bin },
+      };
     }
     const port = await choosePort('postgres', process.env.SOMA_PG_PORT, ctx.previousPort);
     ctx.progress(`starting PostgreSQL (${bin}) on 127.0.0.1:${port}`);
