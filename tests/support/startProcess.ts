@@ -36,7 +36,8 @@ export async function startProcess(
   }: { env: NodeJS.ProcessEnv; readyLine: RegExp; timeoutMs?: number; cwd?: string },
 ): Promise<StartedProcess> {
   const started = Date.now();
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: `npm start` runs sh → tsx → node, and signals must reach all of them.
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const readyAfterMs = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
@@ -63,12 +64,22 @@ export async function startProcess(
     output: () => output,
     readyAfterMs,
     async [Symbol.asyncDispose]() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null && child.signalCode === null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          // the group is already gone
+        }
+      };
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+      // The leader can exit before its children; make sure nothing of the group outlives us.
+      await new Promise((r) => setTimeout(r, 200));
+      signalGroup('SIGKILL');
     },
   };
 }

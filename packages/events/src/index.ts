@@ -1,1 +1,2 @@
+export { InMemoryStreamLog, type InMemoryStreamLogOptions } from './InMemoryStreamLog';
 export { InProcessEventBus } from './InProcessEventBus';

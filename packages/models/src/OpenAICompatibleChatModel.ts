@@ -1,0 +1,138 @@
+import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
+import OpenAI from 'openai';
+import { retryDelayMs } from './backoff';
+
+export interface OpenAICompatibleChatModelOptions {
+  /** A client built with `maxRetries: 0`: retries are done here, only before the first token. */
+  client: OpenAI;
+  /** @default 3 */
+  maxRetries?: number;
+  /** @default 250 */
+  baseDelayMs?: number;
+  /** @default 8000 */
+  maxDelayMs?: number;
+  /** Time allowed until the response starts. @default 60_000 */
+  timeoutMs?: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+const retriableStatus = (status: number | undefined) =>
+  status === 408 || status === 429 || (status ?? 0) >= 500;
+
+/**
+ * Any OpenAI-compatible server through the `openai` client: streaming with the engine's own
+ * usage counts (`stream_options.include_usage`), retries with exponential backoff and jitter on
+ * 429/5xx/connection failures honouring Retry-After, and prompt cancellation through the signal.
+ */
+export class OpenAICompatibleChatModel implements ChatModel {
+  readonly kind = 'openai-compatible';
+  constructor(private readonly options: OpenAICompatibleChatModelOptions) {}
+
+  static fromUrl(
+    baseURL: string,
+    apiKey = 'not-needed',
+    options: Omit<OpenAICompatibleChatModelOptions, 'client'> = {},
+  ) {
+    return new OpenAICompatibleChatModel({
+      client: new OpenAI({ baseURL, apiKey, maxRetries: 0 }),
+      ...options,
+    });
+  }
+
+  async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+    const {
+      client,
+      maxRetries = 3,
+      baseDelayMs = 250,
+      maxDelayMs = 8_000,
+      timeoutMs = 60_000,
+    } = this.options;
+    let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk> | undefined;
+    for (let attempt = 0; !stream; attempt++) {
+      if (request.signal?.aborted) {
+        yield { type: 'finish', reason: 'cancelled' };
+        return;
+      }
+      try {
+        stream = await client.chat.completions.create(
+          {
+            model: request.model,
+            messages: request.messages,
+            max_tokens: request.maxTokens,
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal: request.signal, timeout: timeoutMs },
+        );
+      } catch (error) {
+        if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
+          yield { type: 'finish', reason: 'cancelled' };
+          return;
+        }
+        const status = error instanceof OpenAI.APIError ? error.status : undefined;
+        const retriable = error instanceof OpenAI.APIConnectionError || retriableStatus(status);
+        if (!retriable || attempt >= maxRetries) {
+          throw new ChatModelError(
+            `model server ${retriable ? 'unavailable' : 'refused the request'}${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message}`,
+            retriable,
+            status,
+          );
+        }
+        const retryAfter = error instanceof OpenAI.APIError ? error.headers?.get('retry-after') : undefined;
+        await sleep(
+          retryDelayMs(attempt, retryAfter, { baseMs: baseDelayMs, maxMs: maxDelayMs }),
+          request.signal,
+        );
+      }
+    }
+
+    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let finish: string | undefined;
+    try {
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        const text = choice?.delta?.content;
+        if (text) yield { type: 'delta', text };
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        if (chunk.usage) {
+          usage = {
+            promptTokens: chunk.usage.prompt_tokens,
+            completionTokens: chunk.usage.completion_tokens,
+          };
+        }
+      }
+    } catch (error) {
+      if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
+        yield { type: 'finish', reason: 'cancelled' };
+        return;
+      }
+      throw new ChatModelError(`model stream broke off: ${(error as Error).message}`, true);
+    }
+    if (request.signal?.aborted) {
+      yield { type: 'finish', reason: 'cancelled' };
+      return;
+    }
+    if (!usage)
+      throw new ChatModelError(
+        'model server sent no usage; it must support stream_options.include_usage',
+        false,
+      );
+    yield { type: 'usage', ...usage };
+    yield { type: 'finish', reason: finish ?? 'stop' };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+}

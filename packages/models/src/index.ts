@@ -1,0 +1,5 @@
+export { retryDelayMs } from './backoff';
+export {
+  OpenAICompatibleChatModel,
+  type OpenAICompatibleChatModelOptions,
+} from './OpenAICompatibleChatModel';
