@@ -1,13 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InProcessEventBus } from '@somaagent/events';
+import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
 import {
   claimsFromAccessTokenPayload,
   createIdentitySubgraph,
+  IDENTITY_CAPABILITIES,
   identityMigrations,
 } from '@somaagent/identity';
-import type { EventBus, SqlDatabase } from '@somaagent/ports';
+import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
+import {
+  createSessionsSubgraph,
+  type PriceTable,
+  SESSIONS_CAPABILITIES,
+  type SessionsDeps,
+  sessionsMigrations,
+} from '@somaagent/sessions';
 import { serveSubgraph } from '@somaagent/subgraph-server';
 
 export interface PlatformOptions {
@@ -30,6 +38,13 @@ export interface PlatformOptions {
   /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
   externalIssuers?: TrustedIssuer[];
   limits?: Partial<RouterLimits>;
+  /** Model providers for personas. @default {} (personas cannot be created until one is configured) */
+  models?: Partial<Record<'OPENAI_COMPATIBLE', ChatModel>>;
+  /** @default the sessions subgraph's DEFAULT_PRICES */
+  prices?: PriceTable;
+  /** @default a new InMemoryStreamLog */
+  streams?: StreamLog;
+  sessionsLimits?: SessionsDeps['limits'];
   /** @default schema/supergraph.graphql of this repository */
   supergraphSdl?: string;
 }
@@ -40,6 +55,8 @@ export interface RunningPlatform extends AsyncDisposable {
   /** The identity subgraph's internal address (tests prove it refuses unsigned requests). */
   subgraphUrls: Record<string, string>;
   router: Awaited<ReturnType<typeof createRouter>>;
+  /** The sessions service (tests read its live-generation count). */
+  sessions: import('@somaagent/sessions').SessionService;
   rotateSigningKey(): Promise<{ kid: string }>;
   close(): Promise<void>;
 }
@@ -53,7 +70,8 @@ const defaultSupergraphPath = resolve(import.meta.dirname, '../../../schema/supe
 export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
   const events = options.events ?? new InProcessEventBus();
   const audience = options.audience ?? 'somaagent';
-  await options.db.migrate(identityMigrations);
+  const streams = options.streams ?? new InMemoryStreamLog();
+  await options.db.migrate([...identityMigrations, ...sessionsMigrations]);
 
   const identity = await createIdentitySubgraph({
     db: options.db,
@@ -62,6 +80,22 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     audience,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
     platformAdminKey: options.platformAdminKey,
+    knownCapabilities: [...IDENTITY_CAPABILITIES, ...SESSIONS_CAPABILITIES],
+  });
+  const sessions = await createSessionsSubgraph({
+    db: options.db,
+    events,
+    streams,
+    models: options.models ?? {},
+    ...(options.prices ? { prices: options.prices } : {}),
+    ...(options.sessionsLimits ? { limits: options.sessionsLimits } : {}),
+  });
+  const sessionsServer = await serveSubgraph({
+    name: sessions.name,
+    schema: sessions.schema,
+    routerSecret: options.routerSecret,
+    createContext: sessions.createContext,
+    host: '127.0.0.1',
   });
   const identityServer = await serveSubgraph({
     name: identity.name,
@@ -75,7 +109,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
 
   const router = await createRouter({
     supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
-    subgraphUrls: { identity: identityServer.url },
+    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url },
     routerSecret: options.routerSecret,
     issuers: [
       { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
@@ -95,12 +129,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     closed = true;
     await router.close();
     await identityServer.close();
+    await sessionsServer.close();
+    await sessions[Symbol.asyncDispose]();
+    if (!options.streams) await streams[Symbol.asyncDispose]();
     if (!options.events) await events[Symbol.asyncDispose]();
   };
   return {
     url: router.url,
     wsUrl: router.wsUrl,
-    subgraphUrls: { identity: identityServer.url },
+    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url },
+    sessions: sessions.service,
     router,
     rotateSigningKey: () => identity.rotateSigningKey(),
     close,

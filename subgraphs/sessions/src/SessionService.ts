@@ -1,0 +1,646 @@
+import { SomaError } from '@somaagent/errors';
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
+import type { ChatMessage, ChatModel, SqlDatabase, SqlExecutor, StreamLog } from '@somaagent/ports';
+import { ChatModelError } from '@somaagent/ports';
+import { type Caller, requireCaller } from './capabilities';
+import type { OutboxRelay } from './OutboxRelay';
+import { costUsd, type PriceTable } from './prices';
+
+export const CONVERSATION_TOPIC = 'conversation.events';
+export const SLM_REQUESTS_TOPIC = 'slm.requests';
+
+export interface SessionsLimits {
+  /** @default 32_000 characters */
+  maxMessageChars: number;
+  /** Earlier messages sent with each prompt. @default 20 */
+  historyMessages: number;
+  /** A generation whose last watcher disconnected is cancelled after this. @default 500 ms */
+  disconnectGraceMs: number;
+}
+
+export const DEFAULT_SESSIONS_LIMITS: SessionsLimits = {
+  maxMessageChars: 32_000,
+  historyMessages: 20,
+  disconnectGraceMs: 500,
+};
+
+export interface PersonaRow {
+  id: string;
+  name: string;
+  provider: 'OPENAI_COMPATIBLE';
+  model: string;
+  system_prompt: string;
+  temperature: number;
+  max_tokens: number;
+  created_at: Date;
+  cursor_ts: string;
+}
+
+export interface SessionRow {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  persona_id: string;
+  model: string;
+  title: string | null;
+  status: 'OPEN' | 'CLOSED';
+  prompt_tokens: string;
+  completion_tokens: string;
+  cost_usd: string;
+  last_sequence: string;
+  created_at: Date;
+  updated_at: Date;
+  cursor_ts: string;
+}
+
+export interface MessageRow {
+  id: string;
+  session_id: string;
+  role: 'USER' | 'ASSISTANT';
+  content: string;
+  status: 'STREAMING' | 'COMPLETE' | 'FAILED' | 'CANCELLED';
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: string;
+  latency_ms: number | null;
+  ttft_ms: number | null;
+  finish_reason: string | null;
+  created_at: Date;
+  cursor_ts: string;
+}
+
+/** What the session event stream carries (the GraphQL SessionEvent minus sequence/sessionId). */
+export type SessionEventPayload =
+  | { type: 'TOKEN'; messageId: string; delta: string; occurredAt: string }
+  | {
+      type: 'USAGE';
+      messageId: string;
+      promptTokens: number;
+      completionTokens: number;
+      costUsd: number;
+      occurredAt: string;
+    }
+  | { type: 'COMPLETED'; messageId: string; finishReason: string; occurredAt: string }
+  | {
+      type: 'FAILED';
+      messageId: string;
+      code: string;
+      message: string;
+      retriable: boolean;
+      occurredAt: string;
+    }
+  | { type: 'CANCELLED'; messageId: string; occurredAt: string };
+
+const PERSONA_COLUMNS = `id, name, provider, model, system_prompt, temperature, max_tokens, created_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+const SESSION_COLUMNS = `id, tenant_id, user_id, persona_id, model, title, status, prompt_tokens, completion_tokens,
+  cost_usd, last_sequence, created_at, updated_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, completion_tokens, cost_usd,
+  latency_ms, ttft_ms, finish_reason, created_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface ActiveGeneration {
+  abort: AbortController;
+  messageId: string;
+  done: Promise<void>;
+}
+
+/** Stream key of a session's events in the StreamLog. */
+export const sessionStream = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * The sessions domain: personas, sessions, messages, and answers generated token by token.
+ * Every database access runs inside `db.withScope` for the caller's tenant (RLS); events a
+ * change produces go to the outbox in the same transaction.
+ */
+export class SessionService {
+  private readonly active = new Map<string, ActiveGeneration>();
+  private readonly watchers = new Map<string, number>();
+  private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly streams: StreamLog,
+    private readonly models: Partial<Record<'OPENAI_COMPATIBLE', ChatModel>>,
+    private readonly prices: PriceTable,
+    private readonly outbox: OutboxRelay,
+    private readonly limits: SessionsLimits,
+  ) {}
+
+  // ------------------------------------------------------------------------------------------
+  // personas
+
+  async createPersona(
+    claims: VerifiedClaims | null,
+    input: {
+      name: string;
+      provider?: 'OPENAI_COMPATIBLE' | null;
+      model: string;
+      systemPrompt: string;
+      temperature?: number | null;
+      maxTokens?: number | null;
+    },
+  ): Promise<PersonaRow> {
+    const caller = requireCaller(claims, 'personas:write');
+    const provider = input.provider ?? 'OPENAI_COMPATIBLE';
+    const temperature = input.temperature ?? 0.7;
+    const maxTokens = input.maxTokens ?? 512;
+    const name = input.name.trim();
+    if (name.length < 1 || name.length > 200) throw badInput('name', 'name must be 1-200 characters');
+    if (!this.prices[input.model]) {
+      throw badInput(
+        'model',
+        `model "${input.model}" is not in the price table; known: ${Object.keys(this.prices).join(', ')}`,
+      );
+    }
+    if (!this.models[provider])
+      throw badInput('provider', `provider ${provider} is not configured on this server`);
+    if (input.systemPrompt.length > 20_000)
+      throw badInput('systemPrompt', 'systemPrompt is limited to 20000 characters');
+    if (!(temperature >= 0 && temperature <= 2))
+      throw badInput('temperature', 'temperature must be between 0 and 2');
+    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) {
+      throw badInput('maxTokens', 'maxTokens must be an integer between 1 and 4096');
+    }
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const existing = await tx.query('SELECT 1 FROM sessions.personas WHERE name = $1', [name]);
+      if (existing.rowCount > 0) throw new SomaError('CONFLICT', `a persona named "${name}" already exists`);
+      const { rows } = await tx.query<PersonaRow>(
+        `INSERT INTO sessions.personas (tenant_id, name, provider, model, system_prompt, temperature, max_tokens)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${PERSONA_COLUMNS}`,
+        [caller.tenantId, name, provider, input.model, input.systemPrompt, temperature, maxTokens],
+      );
+      return rows[0]!;
+    });
+  }
+
+  async personas(
+    claims: VerifiedClaims | null,
+    args: { first?: number | null; after?: string | null },
+  ): Promise<Connection<PersonaRow>> {
+    const caller = requireCaller(claims, 'sessions:read');
+    const { first, after } = pageArgs(args);
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<PersonaRow>(
+        `SELECT ${PERSONA_COLUMNS} FROM sessions.personas
+          WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid))
+          ORDER BY created_at, id LIMIT $3`,
+        [after?.createdAt ?? null, after?.id ?? null, first + 1],
+      );
+      const total = await tx.query<{ n: string }>('SELECT count(*) AS n FROM sessions.personas');
+      return toConnection(rows, first, Number(total.rows[0]!.n), (r) => r);
+    });
+  }
+
+  async personaById(claims: VerifiedClaims | null, id: string): Promise<PersonaRow | null> {
+    const caller = requireCaller(claims, 'sessions:read');
+    if (!UUID.test(id)) return null;
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<PersonaRow>(
+        `SELECT ${PERSONA_COLUMNS} FROM sessions.personas WHERE id = $1`,
+        [id],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // sessions
+
+  async startSession(
+    claims: VerifiedClaims | null,
+    input: { personaId: string; title?: string | null },
+  ): Promise<SessionRow> {
+    const caller = requireCaller(claims, 'sessions:write');
+    if (input.title && input.title.length > 200)
+      throw badInput('title', 'title is limited to 200 characters');
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const persona = UUID.test(input.personaId)
+        ? (
+            await tx.query<PersonaRow>(`SELECT ${PERSONA_COLUMNS} FROM sessions.personas WHERE id = $1`, [
+              input.personaId,
+            ])
+          ).rows[0]
+        : undefined;
+      if (!persona)
+        throw new SomaError('NOT_FOUND', `persona ${input.personaId} not found`, { field: 'personaId' });
+      const { rows } = await tx.query<SessionRow>(
+        `INSERT INTO sessions.sessions (tenant_id, user_id, persona_id, model, title)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ${SESSION_COLUMNS}`,
+        [caller.tenantId, caller.subject, persona.id, persona.model, input.title ?? null],
+      );
+      const session = rows[0]!;
+      await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.started', {
+        sessionId: session.id,
+        personaId: persona.id,
+        userId: caller.subject,
+        model: persona.model,
+      });
+      return session;
+    });
+  }
+
+  async sessions(
+    claims: VerifiedClaims | null,
+    args: { first?: number | null; after?: string | null; status?: 'OPEN' | 'CLOSED' | null },
+  ): Promise<Connection<SessionRow>> {
+    const caller = requireCaller(claims, 'sessions:read');
+    const { first, after } = pageArgs(args);
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM sessions.sessions
+          WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1::timestamptz, $2::uuid))
+            AND ($3::text IS NULL OR status = $3)
+          ORDER BY created_at DESC, id DESC LIMIT $4`,
+        [after?.createdAt ?? null, after?.id ?? null, args.status ?? null, first + 1],
+      );
+      const total = await tx.query<{ n: string }>(
+        'SELECT count(*) AS n FROM sessions.sessions WHERE ($1::text IS NULL OR status = $1)',
+        [args.status ?? null],
+      );
+      return toConnection(rows, first, Number(total.rows[0]!.n), (r) => r);
+    });
+  }
+
+  /** The session if it is the caller's tenant's; FORBIDDEN if another tenant's; NOT_FOUND otherwise. */
+  async session(
+    claims: VerifiedClaims | null,
+    id: string,
+    capability: 'sessions:read' | 'sessions:write' = 'sessions:read',
+  ) {
+    const caller = requireCaller(claims, capability);
+    return this.db.withScope({ tenantId: caller.tenantId }, (tx) => this.loadSession(tx, caller, id));
+  }
+
+  private async loadSession(
+    tx: SqlExecutor,
+    caller: Caller,
+    id: string,
+    forUpdate = false,
+  ): Promise<SessionRow> {
+    if (UUID.test(id)) {
+      const { rows } = await tx.query<SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM sessions.sessions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+        [id],
+      );
+      if (rows[0]) return rows[0];
+      const owner = await tx.query<{ tenant: string | null }>(
+        'SELECT sessions.session_tenant($1) AS tenant',
+        [id],
+      );
+      if (owner.rows[0]?.tenant && owner.rows[0].tenant !== caller.tenantId) {
+        throw new SomaError('FORBIDDEN', 'this session belongs to another tenant');
+      }
+    }
+    throw new SomaError('NOT_FOUND', `session ${id} not found`, { field: 'sessionId' });
+  }
+
+  async messages(
+    claims: VerifiedClaims | null,
+    sessionId: string,
+    args: { first?: number | null; after?: string | null },
+  ): Promise<Connection<MessageRow>> {
+    const caller = requireCaller(claims, 'sessions:read');
+    const { first, after } = pageArgs(args);
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM sessions.messages
+          WHERE session_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+          ORDER BY created_at, id LIMIT $4`,
+        [sessionId, after?.createdAt ?? null, after?.id ?? null, first + 1],
+      );
+      const total = await tx.query<{ n: string }>(
+        'SELECT count(*) AS n FROM sessions.messages WHERE session_id = $1',
+        [sessionId],
+      );
+      return toConnection(rows, first, Number(total.rows[0]!.n), (r) => r);
+    });
+  }
+
+  async messageById(claims: VerifiedClaims | null, id: string): Promise<MessageRow | null> {
+    const caller = requireCaller(claims, 'sessions:read');
+    if (!UUID.test(id)) return null;
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM sessions.messages WHERE id = $1`,
+        [id],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  async closeSession(claims: VerifiedClaims | null, id: string): Promise<SessionRow> {
+    const caller = requireCaller(claims, 'sessions:write');
+    await this.session(claims, id, 'sessions:write');
+    const running = this.active.get(id);
+    if (running) {
+      running.abort.abort();
+      await running.done;
+    }
+    return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const { rows } = await tx.query<SessionRow>(
+        `UPDATE sessions.sessions SET status = 'CLOSED', updated_at = now() WHERE id = $1 RETURNING ${SESSION_COLUMNS}`,
+        [id],
+      );
+      await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.closed', { sessionId: id });
+      return rows[0]!;
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // messages and generation
+
+  async sendMessage(
+    claims: VerifiedClaims | null,
+    input: { sessionId: string; content: string },
+  ): Promise<{ userMessage: MessageRow; assistantMessage: MessageRow; afterSequence: number }> {
+    const caller = requireCaller(claims, 'sessions:write');
+    const content = input.content;
+    if (content.trim().length === 0) throw badInput('content', 'content is empty');
+    if (content.length > this.limits.maxMessageChars) {
+      throw new SomaError(
+        'BAD_USER_INPUT',
+        `content is limited to ${this.limits.maxMessageChars} characters`,
+        {
+          field: 'content',
+          limit: this.limits.maxMessageChars,
+        },
+      );
+    }
+    // Reserved before the transaction so two concurrent sends cannot both start an answer.
+    if (this.active.has(input.sessionId)) {
+      throw new SomaError('CONFLICT', 'the session is still answering; cancel it or wait for COMPLETED');
+    }
+    const abort = new AbortController();
+    let finish!: () => void;
+    const reservation: ActiveGeneration = {
+      abort,
+      messageId: '',
+      done: new Promise<void>((r) => {
+        finish = r;
+      }),
+    };
+    this.active.set(input.sessionId, reservation);
+    try {
+      const prepared = await this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+        const session = await this.loadSession(tx, caller, input.sessionId, true);
+        if (session.status === 'CLOSED')
+          throw new SomaError('CONFLICT', 'the session is closed; start a new one');
+        const persona = (
+          await tx.query<PersonaRow>(`SELECT ${PERSONA_COLUMNS} FROM sessions.personas WHERE id = $1`, [
+            session.persona_id,
+          ])
+        ).rows[0]!;
+        const history = await tx.query<{ role: 'USER' | 'ASSISTANT'; content: string }>(
+          `SELECT role, content FROM (
+             SELECT role, content, created_at, id FROM sessions.messages
+              WHERE session_id = $1 AND status = 'COMPLETE' ORDER BY created_at DESC, id DESC LIMIT $2
+           ) recent ORDER BY created_at, id`,
+          [session.id, this.limits.historyMessages],
+        );
+        const insert = (role: string, text: string, status: string) =>
+          tx.query<MessageRow>(
+            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status)
+             VALUES ($1, $2, $3, $4, $5) RETURNING ${MESSAGE_COLUMNS}`,
+            [caller.tenantId, session.id, role, text, status],
+          );
+        const userMessage = (await insert('USER', content, 'COMPLETE')).rows[0]!;
+        const assistantMessage = (await insert('ASSISTANT', '', 'STREAMING')).rows[0]!;
+        await tx.query('UPDATE sessions.sessions SET updated_at = now() WHERE id = $1', [session.id]);
+        await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'message.created', {
+          sessionId: session.id,
+          messageId: userMessage.id,
+          role: 'USER',
+          userId: caller.subject,
+          chars: content.length,
+        });
+        const messages: ChatMessage[] = [
+          ...(persona.system_prompt ? [{ role: 'system' as const, content: persona.system_prompt }] : []),
+          ...history.rows.map((m) => ({
+            role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
+            content: m.content,
+          })),
+          { role: 'user', content },
+        ];
+        return { session, persona, userMessage, assistantMessage, messages };
+      });
+      this.outbox.kick();
+      reservation.messageId = prepared.assistantMessage.id;
+      const floor = Number(prepared.session.last_sequence);
+      const afterSequence = Math.max(await this.streams.lastSequence(sessionStream(input.sessionId)), floor);
+      void this.generate(caller, prepared, abort.signal, floor).finally(() => {
+        this.active.delete(input.sessionId);
+        clearTimeout(this.cancelTimers.get(input.sessionId));
+        this.cancelTimers.delete(input.sessionId);
+        finish();
+      });
+      return {
+        userMessage: prepared.userMessage,
+        assistantMessage: prepared.assistantMessage,
+        afterSequence,
+      };
+    } catch (error) {
+      this.active.delete(input.sessionId);
+      finish();
+      throw error;
+    }
+  }
+
+  async cancelGeneration(claims: VerifiedClaims | null, sessionId: string): Promise<MessageRow | null> {
+    await this.session(claims, sessionId, 'sessions:write');
+    const running = this.active.get(sessionId);
+    if (!running) return null;
+    running.abort.abort();
+    await running.done;
+    return this.messageById(claims, running.messageId);
+  }
+
+  /** Number of answers being generated right now (tests assert nothing is left running). */
+  activeGenerations(): number {
+    return this.active.size;
+  }
+
+  private async generate(
+    caller: Caller,
+    prepared: {
+      session: SessionRow;
+      persona: PersonaRow;
+      assistantMessage: MessageRow;
+      messages: ChatMessage[];
+    },
+    signal: AbortSignal,
+    floor: number,
+  ): Promise<void> {
+    const { session, persona, assistantMessage } = prepared;
+    const stream = sessionStream(session.id);
+    const messageId = assistantMessage.id;
+    let lastSequence = floor;
+    const emit = async (payload: SessionEventPayload) => {
+      lastSequence = (await this.streams.append(stream, payload, { floor })).sequence;
+    };
+    const now = () => new Date().toISOString();
+    const started = performance.now();
+    let ttftMs: number | null = null;
+    let text = '';
+    let usage = { promptTokens: 0, completionTokens: 0 };
+    let finishReason = 'stop';
+    let status: MessageRow['status'] = 'COMPLETE';
+    let failure: { code: string; message: string; retriable: boolean } | undefined;
+
+    try {
+      const model = this.models[persona.provider];
+      if (!model) throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
+      for await (const chunk of model.stream({
+        model: persona.model,
+        messages: prepared.messages,
+        temperature: persona.temperature,
+        maxTokens: persona.max_tokens,
+        signal,
+      })) {
+        if (chunk.type === 'delta') {
+          ttftMs ??= Math.round(performance.now() - started);
+          text += chunk.text;
+          await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
+        } else if (chunk.type === 'usage') {
+          usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
+        } else {
+          finishReason = chunk.reason;
+        }
+      }
+      if (finishReason === 'cancelled' || signal.aborted) {
+        status = 'CANCELLED';
+        finishReason = 'cancelled';
+      }
+    } catch (error) {
+      status = signal.aborted ? 'CANCELLED' : 'FAILED';
+      finishReason = signal.aborted ? 'cancelled' : 'error';
+      if (!signal.aborted) {
+        const retriable = error instanceof ChatModelError ? error.retriable : false;
+        failure = {
+          code: retriable ? 'UNAVAILABLE' : 'INTERNAL_SERVER_ERROR',
+          message: error instanceof ChatModelError ? error.message : 'the answer could not be generated',
+          retriable,
+        };
+        if (!(error instanceof ChatModelError)) console.error('[sessions] generation failed', error);
+      }
+    }
+
+    const price = this.prices[persona.model];
+    const cost =
+      price && status === 'COMPLETE' ? costUsd(price, usage.promptTokens, usage.completionTokens) : 0;
+    if (status === 'COMPLETE') {
+      await emit({ type: 'USAGE', messageId, ...usage, costUsd: cost, occurredAt: now() });
+    }
+    const latencyMs = Math.round(performance.now() - started);
+    // The final event's sequence is reserved in the row written before it is emitted, so a
+    // client that sees COMPLETED can read the stored totals, and a restarted log continues above.
+    const finalSequence = lastSequence + 1;
+    await this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      await tx.query(
+        `UPDATE sessions.messages SET content = $2, status = $3, prompt_tokens = $4, completion_tokens = $5,
+                cost_usd = $6, latency_ms = $7, ttft_ms = $8, finish_reason = $9 WHERE id = $1`,
+        [
+          messageId,
+          text,
+          status,
+          usage.promptTokens,
+          usage.completionTokens,
+          cost,
+          latencyMs,
+          ttftMs,
+          finishReason,
+        ],
+      );
+      await tx.query(
+        `UPDATE sessions.sessions SET prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3,
+                cost_usd = cost_usd + $4, last_sequence = GREATEST(last_sequence, $5), updated_at = now() WHERE id = $1`,
+        [session.id, usage.promptTokens, usage.completionTokens, cost, finalSequence],
+      );
+      await this.outbox.enqueue(tx, caller.tenantId, SLM_REQUESTS_TOPIC, 'slm.request', {
+        sessionId: session.id,
+        messageId,
+        userId: caller.subject,
+        provider: persona.provider,
+        model: persona.model,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        costUsd: cost,
+        latencyMs,
+        timeToFirstTokenMs: ttftMs,
+        status,
+        finishReason,
+      });
+      await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, `message.${status.toLowerCase()}`, {
+        sessionId: session.id,
+        messageId,
+        role: 'ASSISTANT',
+        chars: text.length,
+      });
+    });
+    this.outbox.kick();
+    const occurredAt = now();
+    if (status === 'COMPLETE') await emit({ type: 'COMPLETED', messageId, finishReason, occurredAt });
+    else if (status === 'CANCELLED') await emit({ type: 'CANCELLED', messageId, occurredAt });
+    else await emit({ type: 'FAILED', messageId, ...failure!, occurredAt });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // live events
+
+  /**
+   * The session's events after `afterSequence`, then live. While a generation runs, losing its
+   * last watcher cancels it after the grace period (a client that reconnects in time keeps it).
+   */
+  async *events(
+    claims: VerifiedClaims | null,
+    sessionId: string,
+    afterSequence: number,
+  ): AsyncGenerator<{ sequence: number; sessionId: string } & SessionEventPayload> {
+    await this.session(claims, sessionId, 'sessions:read');
+    if (!Number.isInteger(afterSequence) || afterSequence < 0) {
+      throw badInput('afterSequence', 'afterSequence must be a non-negative integer');
+    }
+    const abort = new AbortController();
+    this.watch(sessionId, +1);
+    try {
+      for await (const entry of this.streams.subscribe<SessionEventPayload>(
+        sessionStream(sessionId),
+        afterSequence,
+        abort.signal,
+      )) {
+        yield { sequence: entry.sequence, sessionId, ...entry.payload };
+      }
+    } finally {
+      abort.abort();
+      this.watch(sessionId, -1);
+    }
+  }
+
+  private watch(sessionId: string, delta: 1 | -1) {
+    const count = (this.watchers.get(sessionId) ?? 0) + delta;
+    if (count <= 0) this.watchers.delete(sessionId);
+    else this.watchers.set(sessionId, count);
+    clearTimeout(this.cancelTimers.get(sessionId));
+    this.cancelTimers.delete(sessionId);
+    if (count <= 0 && this.active.has(sessionId)) {
+      const timer = setTimeout(() => {
+        this.cancelTimers.delete(sessionId);
+        if (!this.watchers.has(sessionId)) this.active.get(sessionId)?.abort.abort();
+      }, this.limits.disconnectGraceMs);
+      timer.unref();
+      this.cancelTimers.set(sessionId, timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const generation of this.active.values()) generation.abort.abort();
+    await Promise.all([...this.active.values()].map((g) => g.done));
+    for (const timer of this.cancelTimers.values()) clearTimeout(timer);
+  }
+}
+
+const badInput = (field: string, message: string) => new SomaError('BAD_USER_INPUT', message, { field });
