@@ -432,11 +432,17 @@ export class SessionService {
       reservation.messageId = prepared.assistantMessage.id;
       const floor = Number(prepared.session.last_sequence);
       const afterSequence = Math.max(await this.streams.lastSequence(sessionStream(input.sessionId)), floor);
-      void this.generate(caller, prepared, abort.signal, floor).finally(() => {
+      // The session is released BEFORE the terminal event goes out: a client that sees
+      // COMPLETED may send its next message at once.
+      const release = () => {
         this.active.delete(input.sessionId);
         clearTimeout(this.cancelTimers.get(input.sessionId));
         this.cancelTimers.delete(input.sessionId);
         finish();
+      };
+      void this.generate(caller, prepared, abort.signal, floor, release).catch((error) => {
+        console.error('[sessions] generation bookkeeping failed', error);
+        release();
       });
       return {
         userMessage: prepared.userMessage,
@@ -474,6 +480,7 @@ export class SessionService {
     },
     signal: AbortSignal,
     floor: number,
+    release: () => void,
   ): Promise<void> {
     const { session, persona, assistantMessage } = prepared;
     const stream = sessionStream(session.id);
@@ -582,6 +589,7 @@ export class SessionService {
       });
     });
     this.outbox.kick();
+    release();
     const occurredAt = now();
     if (status === 'COMPLETE') await emit({ type: 'COMPLETED', messageId, finishReason, occurredAt });
     else if (status === 'CANCELLED') await emit({ type: 'CANCELLED', messageId, occurredAt });

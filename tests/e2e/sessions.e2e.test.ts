@@ -1,0 +1,314 @@
+import { OpenAICompatibleChatModel } from '@somaagent/models';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { freePort } from '../support/startProcess';
+
+// Through the router, against the harness's real llama.cpp server (engine `llm`). Its model is
+// untrained: these tests assert mechanics (order, counts, stop reasons, cancellation), never text.
+const baseUrl = process.env.SOMA_LLM_BASE_URL;
+const model = process.env.SOMA_LLM_MODEL;
+if (!baseUrl || !model)
+  throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
+
+const prices = { [model]: { promptUsdPerMillion: 0.5, completionUsdPerMillion: 1.5 } };
+let t: TestPlatform;
+let tenant: Awaited<ReturnType<TestPlatform['createTenant']>>;
+let personaId: string;
+let longPersonaId: string;
+
+type Event = {
+  __typename: string;
+  sequence: number;
+  messageId: string;
+  type: string;
+  delta?: string;
+  promptTokens?: number;
+  completionTokens?: number;
+  costUsd?: number;
+  finishReason?: string;
+  code?: string;
+  retriable?: boolean;
+};
+
+const EVENTS = `subscription($s: ID!, $after: Int) {
+  sessionEvents(sessionId: $s, afterSequence: $after) {
+    __typename sequence messageId type
+    ... on TokenDelta { delta }
+    ... on UsageReported { promptTokens completionTokens costUsd }
+    ... on GenerationCompleted { finishReason }
+    ... on GenerationFailed { code message retriable }
+  }
+}`;
+
+const createPersona = async (p: TestPlatform, token: string, name: string, maxTokens: number) => {
+  const r = await p.gql(
+    'mutation($i: CreatePersonaInput!) { createPersona(input: $i) { id } }',
+    { i: { name, model, systemPrompt: 'You are a test persona.', temperature: 0.8, maxTokens } },
+    token,
+  );
+  if (!r.data) throw new Error(JSON.stringify(r.errors));
+  return r.data.createPersona.id as string;
+};
+
+const startSession = async (p: TestPlatform, token: string, persona: string) => {
+  const r = await p.gql(
+    'mutation($i: StartSessionInput!) { startSession(input: $i) { id } }',
+    { i: { personaId: persona } },
+    token,
+  );
+  if (!r.data) throw new Error(JSON.stringify(r.errors));
+  return r.data.startSession.id as string;
+};
+
+const send = (p: TestPlatform, token: string, sessionId: string, content: string) =>
+  p.gql(
+    `mutation($i: SendMessageInput!) { sendMessage(input: $i) {
+       userMessage { id } assistantMessage { id status } afterSequence } }`,
+    { i: { sessionId, content } },
+    token,
+  );
+
+/** Collects a session's events until `until` says stop; resolves with them. */
+function collect(
+  client: ReturnType<typeof createClient>,
+  sessionId: string,
+  after: number,
+  until: (e: Event) => boolean,
+) {
+  const events: Event[] = [];
+  let stop: () => void = () => {};
+  const done = new Promise<Event[]>((resolve, reject) => {
+    stop = client.subscribe(
+      { query: EVENTS, variables: { s: sessionId, after } },
+      {
+        next: (v) => {
+          if (v.errors) return reject(v.errors);
+          const event = (v.data as { sessionEvents: Event }).sessionEvents;
+          events.push(event);
+          if (until(event)) {
+            stop();
+            resolve(events);
+          }
+        },
+        error: reject,
+        complete: () => resolve(events),
+      },
+    );
+  });
+  return { done, events, stop: () => stop() };
+}
+
+const terminal = (e: Event) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(e.type);
+
+beforeAll(async () => {
+  t = await startTestPlatform({
+    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl) },
+    prices,
+  });
+  tenant = await t.createTenant('chatty');
+  personaId = await createPersona(t, tenant.adminToken, 'short', 24);
+  longPersonaId = await createPersona(t, tenant.adminToken, 'long', 4096);
+});
+afterAll(async () => {
+  await t?.[Symbol.asyncDispose]();
+});
+
+describe('live token streaming through the router', () => {
+  it('streams tokens in order; the final usage equals what the database recorded', async () => {
+    const sessionId = await startSession(t, tenant.adminToken, personaId);
+    const client = t.wsClient(tenant.adminToken);
+    const stream = collect(client, sessionId, 0, terminal);
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = await send(t, tenant.adminToken, sessionId, 'Say something.');
+    expect(sent.errors).toBeUndefined();
+    const events = await stream.done;
+
+    const sequences = events.map((e) => e.sequence);
+    expect(sequences).toEqual(sequences.map((_, i) => sequences[0]! + i));
+    const tokens = events.filter((e) => e.type === 'TOKEN');
+    expect(tokens.length).toBeGreaterThan(0);
+    const usage = events.find((e) => e.type === 'USAGE')!;
+    expect(events.at(-1)).toMatchObject({ type: 'COMPLETED', __typename: 'GenerationCompleted' });
+    expect(['stop', 'length']).toContain(events.at(-1)!.finishReason);
+
+    const stored = await t.gql(
+      `query($id: ID!) { session(id: $id) { lastSequence usage { promptTokens completionTokens totalTokens costUsd }
+         messages { edges { node { role content status promptTokens completionTokens costUsd finishReason } } } } }`,
+      { id: sessionId },
+      tenant.adminToken,
+    );
+    const session = stored.data.session;
+    const answer = session.messages.edges[1].node;
+    expect(answer).toMatchObject({ role: 'ASSISTANT', status: 'COMPLETE' });
+    expect(answer.content).toBe(tokens.map((e) => e.delta).join(''));
+    expect([answer.promptTokens, answer.completionTokens]).toEqual([
+      usage.promptTokens,
+      usage.completionTokens,
+    ]);
+    expect(usage.promptTokens).toBeGreaterThan(0);
+    expect(usage.completionTokens).toBeGreaterThan(0);
+    expect(usage.completionTokens).toBeLessThanOrEqual(24);
+    expect(session.usage.promptTokens).toBe(usage.promptTokens);
+    expect(session.usage.completionTokens).toBe(usage.completionTokens);
+    const expectedCost = (usage.promptTokens! * 0.5 + usage.completionTokens! * 1.5) / 1e6;
+    expect(session.usage.costUsd).toBeCloseTo(expectedCost, 10);
+    expect(usage.costUsd).toBeCloseTo(expectedCost, 10);
+    expect(session.lastSequence).toBe(events.at(-1)!.sequence);
+  });
+
+  it('a client that reconnects with afterSequence gets exactly the events it missed, in order', async () => {
+    const sessionId = await startSession(t, tenant.adminToken, personaId);
+    const client = t.wsClient(tenant.adminToken);
+    const first = collect(client, sessionId, 0, terminal);
+    await new Promise((r) => setTimeout(r, 200));
+    await send(t, tenant.adminToken, sessionId, 'Once more.');
+    const all = await first.done;
+    const cut = all[Math.floor(all.length / 2)]!.sequence;
+
+    const resumed = await collect(t.wsClient(tenant.adminToken), sessionId, cut, terminal).done;
+    expect(resumed.map((e) => e.sequence)).toEqual(
+      all.filter((e) => e.sequence > cut).map((e) => e.sequence),
+    );
+    expect(resumed).toEqual(all.filter((e) => e.sequence > cut));
+
+    // A second answer continues the numbering; the whole history stays replayable from 0.
+    const second = collect(client, sessionId, all.at(-1)!.sequence, terminal);
+    await new Promise((r) => setTimeout(r, 100));
+    await send(t, tenant.adminToken, sessionId, 'And again.');
+    const next = await second.done;
+    expect(next[0]!.sequence).toBe(all.at(-1)!.sequence + 1);
+    const replay = await collect(
+      t.wsClient(tenant.adminToken),
+      sessionId,
+      0,
+      (e) => e.sequence === next.at(-1)!.sequence,
+    ).done;
+    expect(replay.map((e) => e.sequence)).toEqual([...all, ...next].map((e) => e.sequence));
+  });
+
+  it('a client that disconnects mid-stream stops the generation within 1 s, leaving nothing open', async () => {
+    const sessionId = await startSession(t, tenant.adminToken, longPersonaId);
+    const client = createClient({
+      url: t.platform.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${tenant.adminToken}` },
+      retryAttempts: 0,
+    });
+    const stream = collect(client, sessionId, 0, (e) => e.type === 'TOKEN');
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = await send(t, tenant.adminToken, sessionId, 'Write a very long story.');
+    const messageId = sent.data.sendMessage.assistantMessage.id;
+    await stream.done;
+    expect(t.platform.sessions.activeGenerations()).toBe(1);
+    const disconnectedAt = Date.now();
+    await client.dispose();
+
+    while (t.platform.sessions.activeGenerations() > 0 && Date.now() - disconnectedAt < 5_000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const stoppedAfter = Date.now() - disconnectedAt;
+    expect(t.platform.sessions.activeGenerations()).toBe(0);
+    expect(stoppedAfter).toBeLessThan(1_000);
+    expect(t.platform.router.openSockets()).toBe(0);
+
+    const stored = await t.gql(
+      'query($id: ID!) { session(id: $id) { messages { edges { node { id status finishReason completionTokens } } } } }',
+      { id: sessionId },
+      tenant.adminToken,
+    );
+    const answer = stored.data.session.messages.edges.find(
+      (e: { node: { id: string } }) => e.node.id === messageId,
+    ).node;
+    expect(answer).toMatchObject({ status: 'CANCELLED', finishReason: 'cancelled' });
+  });
+
+  it('cancelGeneration stops an answer and returns it CANCELLED', async () => {
+    const sessionId = await startSession(t, tenant.adminToken, longPersonaId);
+    await send(t, tenant.adminToken, sessionId, 'Go on and on.');
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await t.gql(
+      'mutation($s: ID!) { cancelGeneration(sessionId: $s) { status finishReason } }',
+      { s: sessionId },
+      tenant.adminToken,
+    );
+    expect(r.data.cancelGeneration).toEqual({ status: 'CANCELLED', finishReason: 'cancelled' });
+    expect(t.platform.sessions.activeGenerations()).toBe(0);
+  });
+});
+
+describe('bad input: clear codes, nothing leaked or stored', () => {
+  it('empty and oversized messages → BAD_USER_INPUT with the limit', async () => {
+    const sessionId = await startSession(t, tenant.adminToken, personaId);
+    const empty = await send(t, tenant.adminToken, sessionId, '   ');
+    expect(empty.code).toBe('BAD_USER_INPUT');
+    const big = await send(t, tenant.adminToken, sessionId, 'x'.repeat(32_001));
+    expect(big.code).toBe('BAD_USER_INPUT');
+    expect(big.errors?.[0]?.extensions?.limit).toBe(32_000);
+    const stored = await t.gql(
+      'query($id: ID!) { session(id: $id) { messages { totalCount } } }',
+      { id: sessionId },
+      tenant.adminToken,
+    );
+    expect(stored.data.session.messages.totalCount).toBe(0);
+  });
+
+  it('unknown session → NOT_FOUND; another tenant’s session → FORBIDDEN, nothing leaked', async () => {
+    const unknown = await send(t, tenant.adminToken, '00000000-0000-4000-8000-000000000000', 'hello');
+    expect(unknown.code).toBe('NOT_FOUND');
+
+    const other = await t.createTenant('other-chat');
+    const otherPersona = await createPersona(t, other.adminToken, 'theirs', 8);
+    const theirSession = await startSession(t, other.adminToken, otherPersona);
+    const secret = 'the secret plans of other-chat';
+    await t.gql(
+      'mutation($i: SendMessageInput!) { sendMessage(input: $i) { userMessage { id } } }',
+      { i: { sessionId: theirSession, content: secret } },
+      other.adminToken,
+    );
+    for (const r of [
+      await send(t, tenant.adminToken, theirSession, 'let me in'),
+      await t.gql(
+        'query($id: ID!) { session(id: $id) { id messages { edges { node { content } } } } }',
+        { id: theirSession },
+        tenant.adminToken,
+      ),
+    ]) {
+      expect(r.code).toBe('FORBIDDEN');
+      expect(JSON.stringify(r)).not.toContain(secret);
+    }
+    const sub = await collect(t.wsClient(tenant.adminToken), theirSession, 0, () => true).done.then(
+      () => 'received',
+      (errors: { extensions?: { code?: string } }[]) => errors[0]?.extensions?.code,
+    );
+    expect(sub).toBe('FORBIDDEN');
+  });
+
+  it('model server down → the answer fails UNAVAILABLE and retriable, the session stays usable', async () => {
+    const closedPort = await freePort();
+    const down = await startTestPlatform({
+      models: {
+        OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(`http://127.0.0.1:${closedPort}/v1`, 'x', {
+          maxRetries: 2,
+          baseDelayMs: 20,
+        }),
+      },
+      prices,
+    });
+    try {
+      const owner = await down.createTenant('down');
+      const persona = await createPersona(down, owner.adminToken, 'p', 8);
+      const sessionId = await startSession(down, owner.adminToken, persona);
+      const stream = collect(down.wsClient(owner.adminToken), sessionId, 0, terminal);
+      await new Promise((r) => setTimeout(r, 200));
+      await send(down, owner.adminToken, sessionId, 'anyone there?');
+      const events = await stream.done;
+      expect(events.at(-1)).toMatchObject({ type: 'FAILED', code: 'UNAVAILABLE', retriable: true });
+      const again = await send(down, owner.adminToken, sessionId, 'retry');
+      expect(again.errors).toBeUndefined();
+    } finally {
+      await down[Symbol.asyncDispose]();
+    }
+  });
+});
