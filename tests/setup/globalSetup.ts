@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'opa'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -89,6 +89,7 @@ export default async function setup(project: TestProject) {
     tenant: need('SOMA_TEST_OIDC_TENANT'),
   });
 
+  project.provide('opa', { url: need('SOMA_OPA_URL') });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

@@ -22,5 +22,10 @@ declare module 'vitest' {
       /** `soma_tenant` of the client's tokens when the request names no tenant. */
       tenant: string;
     };
+    /** The harness OPA server (engine `opa`), serving the bundle in scripts/infra/opa/bundle. */
+    opa: {
+      /** `http://127.0.0.1:<port>`: REST API (`POST /v1/data/<path>`). */
+      url: string;
+    };
   }
 }

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { type EngineContext, InfraError, run, TOOLS_DIR } from '../engine';
+
+/**
+ * Builds a Go command from the Go module proxy with `go install <package>@<version>` into
+ * `TOOLS_DIR/<tool>-<version>/bin/`, once per machine (every clone reuses it). Used by the `opa`
+ * and `temporal` engines; nothing in it is specific to either.
+ */
+export interface GoInstallOptions {
+  /** Engine name, for errors and progress. */
+  engine: string;
+  ctx: EngineContext;
+  /** Folder name under TOOLS_DIR, e.g. `opa` → `TOOLS_DIR/opa-v1.22.2/`. */
+  tool: string;
+  /** Package path with a `main`, e.g. `github.com/open-policy-agent/opa`. */
+  pkg: string;
+  /** Exact module version, e.g. `v1.22.2`. */
+  version: string;
+  /** Name of the binary `go install` writes (the last element of `pkg`). */
+  binary: string;
+}
+
+/** Where `goInstall` puts (or has put) the binary. */
+export function goInstalledPath(tool: string, version: string, binary: string): string {
+  return join(TOOLS_DIR, `${tool}-${version}`, 'bin', binary);
+}
+
+/** The `go` command: `SOMA_GO` when set, else the first `go` on PATH, else /usr/local/go/bin/go. */
+export function findGo(): string | undefined {
+  if (process.env.SOMA_GO) return existsSync(process.env.SOMA_GO) ? process.env.SOMA_GO : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, 'go'))) return join(dir, 'go');
+  }
+  return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
+}
+
+/** Returns the installed binary's path, building it first when it is missing. */
+export async function goInstall(options: GoInstallOptions): Promise<string> {
+  const { engine, ctx, tool, pkg, version, binary } = options;
+  const target = goInstalledPath(tool, version, binary);
+  // The binary is renamed into place only after a successful build, so existing means complete.
+  if (existsSync(target)) return target;
+
+  const go = findGo();
+  if (!go) {
+    throw new InfraError(
+      engine,
+      `the Go toolchain is missing: building ${pkg}@${version} needs "go" (Go >= 1.26) on PATH or SOMA_GO`,
+    );
+  }
+  let goVersion = '';
+  try {
+    goVersion = execFileSync(go, ['env', 'GOVERSION'], { encoding: 'utf8' }).trim();
+  } catch (error) {
+    throw new InfraError(engine, `${go} does not run: ${(error as Error).message}`);
+  }
+
+  const toolDir = join(TOOLS_DIR, `${tool}-${version}`);
+  // A private staging dir per process: two clones building at once never see half a binary.
+  const staging = join(toolDir, `.build-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const log = join(ctx.dir, 'install.log');
+  const started = Date.now();
+  ctx.progress(
+    `building ${pkg}@${version} with ${goVersion} (go install, 2 parallel jobs; minutes on 2 cores; log: ${log})`,
+  );
+  const ticker = setInterval(
+    () => ctx.progress(`still building ${binary} (${Math.round((Date.now() - started) / 1000)} s)`),
+    30_000,
+  );
+  try {
+    await run(go, ['install', '-trimpath', `${pkg}@${version}`], {
+      logPath: log,
+      env: {
+        ...process.env,
+        GOBIN: staging,
+        // The machine is shared (2 cores): at most two compile jobs at once.
+        GOFLAGS: `${process.env.GOFLAGS ?? ''} -p=2 -buildvcs=false`.trim(),
+        // Pure-Go static binaries: no C compiler needed, nothing to link against at run time.
+        CGO_ENABLED: '0',
+      },
+    });
+    mkdirSync(join(toolDir, 'bin'), { recursive: true });
+    renameSync(join(staging, binary), target);
+  } catch (error) {
+    throw new InfraError(engine, `go install ${pkg}@${version} failed: ${(error as Error).message}`, log);
+  } finally {
+    clearInterval(ticker);
+    rmSync(staging, { recursive: true, force: true });
+  }
+  ctx.progress(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
+  return target;
+}
