@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
 import { oidcClaims } from '@somaagent/router';
@@ -24,7 +25,16 @@ const Env = z.object({
   SOMA_ALLOWED_ORIGINS: z.string().default(''),
   /** JSON: [{ "issuer": "...", "audience": "...", "jwksUrl"?: "...", "tenantClaim"?: "soma_tenant" }] */
   SOMA_OIDC_ISSUERS: z.string().default('[]'),
+  /** Any OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (personas use it). */
+  SOMA_LLM_BASE_URL: z.string().url().optional(),
+  SOMA_LLM_API_KEY: z.string().default('not-needed'),
+  /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
+  SOMA_MODEL_PRICES: z.string().optional(),
 });
+const ModelPrices = z.record(
+  z.string(),
+  z.object({ promptUsdPerMillion: z.number().min(0), completionUsdPerMillion: z.number().min(0) }),
+);
 const OidcIssuers = z.array(
   z.object({
     issuer: z.string().url(),
@@ -73,7 +83,18 @@ if (env.SOMA_DATABASE_URL) {
   db = await PgliteSqlDatabase.open(join(dataDir, 'pglite'));
 }
 
-const oidcIssuers = OidcIssuers.parse(JSON.parse(env.SOMA_OIDC_ISSUERS));
+const parseJsonEnv = <T>(name: string, raw: string, schema: z.ZodType<T>): T => {
+  try {
+    return schema.parse(JSON.parse(raw));
+  } catch (error) {
+    console.error(`Invalid configuration: ${name} is not valid: ${(error as Error).message}`);
+    process.exit(2);
+  }
+};
+const oidcIssuers = parseJsonEnv('SOMA_OIDC_ISSUERS', env.SOMA_OIDC_ISSUERS, OidcIssuers);
+const prices = env.SOMA_MODEL_PRICES
+  ? parseJsonEnv('SOMA_MODEL_PRICES', env.SOMA_MODEL_PRICES, ModelPrices)
+  : undefined;
 const platform = await startPlatform({
   db,
   host: env.SOMA_HOST,
@@ -86,6 +107,10 @@ const platform = await startPlatform({
   allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())
     .filter(Boolean),
+  models: env.SOMA_LLM_BASE_URL
+    ? { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY) }
+    : {},
+  ...(prices ? { prices } : {}),
   externalIssuers: oidcIssuers.map((i) => ({
     issuer: i.issuer,
     audience: i.audience,
@@ -97,6 +122,9 @@ const platform = await startPlatform({
 console.log(`SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database)`);
 console.log(
   `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
+);
+console.log(
+  `  Models:           ${env.SOMA_LLM_BASE_URL ?? 'none configured (set SOMA_LLM_BASE_URL to an OpenAI-compatible server)'}`,
 );
 console.log(`  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`);
 console.log(
