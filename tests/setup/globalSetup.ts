@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'opa'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -90,6 +90,10 @@ export default async function setup(project: TestProject) {
   });
 
   project.provide('opa', { url: need('SOMA_OPA_URL') });
+  project.provide('temporal', {
+    address: need('SOMA_TEMPORAL_ADDRESS'),
+    namespace: need('SOMA_TEMPORAL_NAMESPACE'),
+  });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

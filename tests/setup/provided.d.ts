@@ -27,5 +27,11 @@ declare module 'vitest' {
       /** `http://127.0.0.1:<port>`: REST API (`POST /v1/data/<path>`). */
       url: string;
     };
+    /** The harness Temporal dev server (engine `temporal`). */
+    temporal: {
+      /** `127.0.0.1:<port>`: gRPC frontend, for `Connection.connect` / `NativeConnection.connect`. */
+      address: string;
+      namespace: string;
+    };
   }
 }

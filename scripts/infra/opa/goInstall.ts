@@ -20,6 +20,8 @@ export interface GoInstallOptions {
   version: string;
   /** Name of the binary `go install` writes (the last element of `pkg`). */
   binary: string;
+  /** Passed as `-ldflags`, e.g. `-X main.version=...` for tools that stamp their version at release. */
+  ldflags?: string;
 }
 
 /** Where `goInstall` puts (or has put) the binary. */
@@ -38,7 +40,7 @@ export function findGo(): string | undefined {
 
 /** Returns the installed binary's path, building it first when it is missing. */
 export async function goInstall(options: GoInstallOptions): Promise<string> {
-  const { engine, ctx, tool, pkg, version, binary } = options;
+  const { engine, ctx, tool, pkg, version, binary, ldflags } = options;
   const target = goInstalledPath(tool, version, binary);
   // The binary is renamed into place only after a successful build, so existing means complete.
   if (existsSync(target)) return target;
@@ -72,7 +74,8 @@ export async function goInstall(options: GoInstallOptions): Promise<string> {
     30_000,
   );
   try {
-    await run(go, ['install', '-trimpath', `${pkg}@${version}`], {
+    const flags = ldflags ? [`-ldflags=${ldflags}`] : [];
+    await run(go, ['install', '-trimpath', ...flags, `${pkg}@${version}`], {
       logPath: log,
       env: {
         ...process.env,
