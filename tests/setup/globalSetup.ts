@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal', 'redis'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -94,6 +94,7 @@ export default async function setup(project: TestProject) {
     address: need('SOMA_TEMPORAL_ADDRESS'),
     namespace: need('SOMA_TEMPORAL_NAMESPACE'),
   });
+  project.provide('redis', { url: need('SOMA_REDIS_URL') });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

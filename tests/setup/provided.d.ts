@@ -33,5 +33,10 @@ declare module 'vitest' {
       address: string;
       namespace: string;
     };
+    /** The harness Redis server (engine `redis`: Debian redis-server, requirepass, appendonly). */
+    redis: {
+      /** `redis://:<password>@127.0.0.1:<port>`: `new Redis(url)` (ioredis). */
+      url: string;
+    };
   }
 }

@@ -2,13 +2,20 @@ import type { Engine } from '../engine';
 import { oidcEngine } from './oidc';
 import { opaEngine } from './opa';
 import { postgresEngine } from './postgres';
+import { redisEngine } from './redis';
 import { temporalEngine } from './temporal';
 
 /**
  * Every engine the harness knows, in start order. A new engine (redis, kafka, temporal, opa,
  * clickhouse, minio, llm) is one file in this folder implementing `Engine`, added here.
  */
-export const ENGINES: readonly Engine[] = [postgresEngine, oidcEngine, opaEngine, temporalEngine];
+export const ENGINES: readonly Engine[] = [
+  postgresEngine,
+  oidcEngine,
+  opaEngine,
+  temporalEngine,
+  redisEngine,
+];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
 
