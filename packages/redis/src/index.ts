@@ -1,0 +1,1 @@
+export { RedisStreamLog, type RedisStreamLogOptions } from './RedisStreamLog';
