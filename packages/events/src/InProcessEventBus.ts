@@ -1,4 +1,4 @@
-import type { EventBus, EventEnvelope } from '@somaagent/ports';
+import type { EventBus, EventEnvelope, Subscription } from '@somaagent/ports';
 
 interface Subscriber {
   push(event: EventEnvelope): void;
@@ -22,7 +22,7 @@ export class InProcessEventBus implements EventBus {
     return this.subscribers.get(topic)?.size ?? 0;
   }
 
-  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<EventEnvelope> {
+  subscribe(topic: string, signal?: AbortSignal): Subscription {
     const queue: EventEnvelope[] = [];
     let wake: (() => void) | null = null;
     let done = false;
@@ -46,7 +46,8 @@ export class InProcessEventBus implements EventBus {
     };
     signal?.addEventListener('abort', release, { once: true });
 
-    const iterator: AsyncIterableIterator<EventEnvelope> = {
+    const iterator: Subscription = {
+      ready: Promise.resolve(),
       async next() {
         while (queue.length === 0 && !done) {
           await new Promise<void>((resolve) => {

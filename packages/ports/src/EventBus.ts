@@ -14,5 +14,14 @@ export interface EventEnvelope<Payload = unknown> {
 export interface EventBus extends AsyncDisposable {
   readonly kind: string;
   publish(event: EventEnvelope): Promise<void>;
-  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<EventEnvelope>;
+  /**
+   * Every event published after `ready` resolves, in publish order per tenant, until the signal
+   * aborts or the iterator is returned.
+   */
+  subscribe(topic: string, signal?: AbortSignal): Subscription;
+}
+
+export interface Subscription extends AsyncIterableIterator<EventEnvelope> {
+  /** Resolves once the subscription receives everything published from then on. */
+  ready: Promise<void>;
 }
