@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal', 'redis'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal', 'redis', 'minio'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -95,6 +95,12 @@ export default async function setup(project: TestProject) {
     namespace: need('SOMA_TEMPORAL_NAMESPACE'),
   });
   project.provide('redis', { url: need('SOMA_REDIS_URL') });
+  project.provide('s3', {
+    endpoint: need('SOMA_S3_ENDPOINT'),
+    accessKeyId: need('SOMA_S3_ACCESS_KEY'),
+    secretAccessKey: need('SOMA_S3_SECRET_KEY'),
+    region: need('SOMA_S3_REGION'),
+  });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

@@ -38,5 +38,13 @@ declare module 'vitest' {
       /** `redis://:<password>@127.0.0.1:<port>`: `new Redis(url)` (ioredis). */
       url: string;
     };
+    /** The harness S3 server (engine `minio`: MinIO, credentials enforced). Use path-style URLs. */
+    s3: {
+      /** `http://127.0.0.1:<port>`: the S3 API (`forcePathStyle: true`). */
+      endpoint: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+      region: string;
+    };
   }
 }

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine';
+import { minioEngine } from './minio';
 import { oidcEngine } from './oidc';
 import { opaEngine } from './opa';
 import { postgresEngine } from './postgres';
@@ -15,6 +16,7 @@ export const ENGINES: readonly Engine[] = [
   opaEngine,
   temporalEngine,
   redisEngine,
+  minioEngine,
 ];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
