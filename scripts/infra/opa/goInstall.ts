@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { type EngineContext, InfraError, run, TOOLS_DIR } from '../engine';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { type EngineContext, InfraError, pidAlive, run, sleep, TOOLS_DIR } from '../engine';
 
 /**
  * Builds a Go command from the Go module proxy with `go install <package>@<version>` into
@@ -40,7 +40,7 @@ export function findGo(): string | undefined {
 
 /** Returns the installed binary's path, building it first when it is missing. */
 export async function goInstall(options: GoInstallOptions): Promise<string> {
-  const { engine, ctx, tool, pkg, version, binary, ldflags } = options;
+  const { engine, ctx, tool, pkg, version, binary } = options;
   const target = goInstalledPath(tool, version, binary);
   // The binary is renamed into place only after a successful build, so existing means complete.
   if (existsSync(target)) return target;
@@ -60,7 +60,56 @@ export async function goInstall(options: GoInstallOptions): Promise<string> {
   }
 
   const toolDir = join(TOOLS_DIR, `${tool}-${version}`);
-  // A private staging dir per process: two clones building at once never see half a binary.
+  mkdirSync(toolDir, { recursive: true });
+  const release = await lockTool(toolDir, ctx);
+  try {
+    // Another process may have built it while this one waited for the lock.
+    if (existsSync(target)) return target;
+    await build({ ...options, target, toolDir, go, goVersion });
+  } finally {
+    release();
+  }
+  return target;
+}
+
+/**
+ * One build per tool per machine: clones share TOOLS_DIR, and two `go install`s of the same
+ * module at once would only double the minutes on 2 cores. A directory created atomically holds
+ * the builder's PID; a dead builder's lock is taken over.
+ */
+async function lockTool(toolDir: string, ctx: EngineContext): Promise<() => void> {
+  const lock = join(toolDir, '.lock');
+  let reported = 0;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // Between the owner's mkdir and its PID write.
+      }
+      if (owner && !pidAlive(owner)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (owner && owner !== reported) {
+        ctx.progress(`waiting for PID ${owner}, which is building this tool (${toolDir})`);
+        reported = owner;
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+async function build(
+  options: GoInstallOptions & { target: string; toolDir: string; go: string; goVersion: string },
+) {
+  const { engine, ctx, pkg, version, binary, ldflags, target, toolDir, go, goVersion } = options;
+  // Built in a private staging dir, then renamed into place: nobody ever sees half a binary.
   const staging = join(toolDir, `.build-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
@@ -86,7 +135,7 @@ export async function goInstall(options: GoInstallOptions): Promise<string> {
         CGO_ENABLED: '0',
       },
     });
-    mkdirSync(join(toolDir, 'bin'), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true });
     renameSync(join(staging, binary), target);
   } catch (error) {
     throw new InfraError(engine, `go install ${pkg}@${version} failed: ${(error as Error).message}`, log);
@@ -95,5 +144,4 @@ export async function goInstall(options: GoInstallOptions): Promise<string> {
     rmSync(staging, { recursive: true, force: true });
   }
   ctx.progress(`built ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
-  return target;
 }
