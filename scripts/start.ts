@@ -3,10 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { KafkaEventBus } from '@somaagent/kafka';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
+import { RedisStreamLog } from '@somaagent/redis';
 import { oidcClaims } from '@somaagent/router';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { z } from 'zod';
 
@@ -30,6 +34,10 @@ const Env = z.object({
   SOMA_LLM_API_KEY: z.string().default('not-needed'),
   /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
   SOMA_MODEL_PRICES: z.string().optional(),
+  /** Distributed mode: session event streams in Redis (replayable from any replica). */
+  SOMA_REDIS_URL: z.string().url().optional(),
+  /** Distributed mode: platform events on Kafka, comma-separated host:port list. */
+  SOMA_KAFKA_BROKERS: z.string().optional(),
 });
 const ModelPrices = z.record(
   z.string(),
@@ -91,12 +99,25 @@ const parseJsonEnv = <T>(name: string, raw: string, schema: z.ZodType<T>): T => 
     process.exit(2);
   }
 };
+const redis = env.SOMA_REDIS_URL ? new Redis(env.SOMA_REDIS_URL, { maxRetriesPerRequest: 3 }) : undefined;
+const streams = redis ? new RedisStreamLog(redis) : undefined;
+const events = env.SOMA_KAFKA_BROKERS
+  ? new KafkaEventBus(
+      new Kafka({
+        clientId: 'somaagent',
+        brokers: env.SOMA_KAFKA_BROKERS.split(','),
+        logLevel: logLevel.WARN,
+      }),
+    )
+  : undefined;
 const oidcIssuers = parseJsonEnv('SOMA_OIDC_ISSUERS', env.SOMA_OIDC_ISSUERS, OidcIssuers);
 const prices = env.SOMA_MODEL_PRICES
   ? parseJsonEnv('SOMA_MODEL_PRICES', env.SOMA_MODEL_PRICES, ModelPrices)
   : undefined;
 const platform = await startPlatform({
   db,
+  ...(streams ? { streams } : {}),
+  ...(events ? { events } : {}),
   host: env.SOMA_HOST,
   port: env.SOMA_PORT,
   issuer: env.SOMA_ISSUER ?? `http://${env.SOMA_HOST}:${env.SOMA_PORT}`,
@@ -119,7 +140,9 @@ const platform = await startPlatform({
   })),
 });
 
-console.log(`SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database)`);
+console.log(
+  `SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database, ${events?.kind ?? 'in-process'} events, ${streams?.kind ?? 'in-memory'} session streams)`,
+);
 console.log(
   `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
 );
@@ -140,6 +163,9 @@ const stop = async (signal: string) => {
   console.log(`${signal}: stopping`);
   await platform.close();
   await db[Symbol.asyncDispose]();
+  await streams?.[Symbol.asyncDispose]();
+  await events?.[Symbol.asyncDispose]();
+  redis?.disconnect();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -30,11 +30,11 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** This process's env minus the harness's server coordinates: the quickstart is embedded mode. */
+/** This process's env minus every SOMA_* setting (the harness exports its servers'): embedded mode. */
 function embeddedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  for (const key of Object.keys(env)) if (key.startsWith('SOMA_DATABASE_')) delete env[key];
-  return env;
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('SOMA_')) delete env[key];
+  return { ...env, ...extra };
 }
 
 /** The ```sh blocks of docs/quickstart.md, minus the first (which starts the server). */
@@ -48,7 +48,7 @@ function quickstartScript(): string {
 describe('docs/quickstart.md, executed verbatim', () => {
   it('prints the endpoint and serves GraphiQL', async () => {
     expect(server.output()).toContain(url);
-    expect(server.output()).toContain('(pglite database)');
+    expect(server.output()).toContain('(pglite database, in-process events, in-memory session streams)');
     const page = await fetch(url, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/graphiql/i);
