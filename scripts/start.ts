@@ -25,6 +25,8 @@ const Env = z.object({
   SOMA_ISSUER: z.string().min(1).optional(),
   SOMA_AUDIENCE: z.string().min(1).default('somaagent'),
   SOMA_PLATFORM_ADMIN_KEY: z.string().min(32).optional(),
+  /** Seals the token-signing private keys at rest; generated into the data dir when unset. */
+  SOMA_SIGNING_KEY_SECRET: z.string().min(32).optional(),
   SOMA_INTROSPECTION: bool.default(true),
   SOMA_ALLOWED_ORIGINS: z.string().default(''),
   /** JSON: [{ "issuer": "...", "audience": "...", "jwksUrl"?: "...", "tenantClaim"?: "soma_tenant" }] */
@@ -72,6 +74,16 @@ if (!platformAdminKey) {
     platformAdminKey = `sk_platform_${randomBytes(32).toString('base64url')}`;
     writeFileSync(keyFile, `${platformAdminKey}\n`, { mode: 0o600 });
     keyIsNew = true;
+  }
+}
+
+const secretFile = join(dataDir, 'signing-key-secret');
+let signingKeySecret = env.SOMA_SIGNING_KEY_SECRET;
+if (!signingKeySecret) {
+  if (existsSync(secretFile)) signingKeySecret = readFileSync(secretFile, 'utf8').trim();
+  else {
+    signingKeySecret = randomBytes(32).toString('base64url');
+    writeFileSync(secretFile, `${signingKeySecret}\n`, { mode: 0o600 });
   }
 }
 
@@ -124,6 +136,7 @@ const platform = await startPlatform({
   audience: env.SOMA_AUDIENCE,
   routerSecret: randomBytes(32).toString('base64url'),
   platformAdminKey,
+  signingKeySecret,
   introspection: env.SOMA_INTROSPECTION,
   allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())

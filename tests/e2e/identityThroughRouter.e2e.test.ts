@@ -114,6 +114,15 @@ describe('signing keys: JWKS at a well-known path, rotation without downtime', (
     const jwks = (await (await fetch(jwksUrl)).json()) as { keys: { kid: string; d?: string }[] };
     expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
     for (const key of jwks.keys) expect(key.d).toBeUndefined();
+    // At rest the private halves are sealed (AES-256-GCM), never plain JWKs.
+    const stored = await t.db.asOwner((tx) =>
+      tx.query<{ private_jwk: Record<string, unknown> }>('SELECT private_jwk FROM identity.signing_keys'),
+    );
+    expect(stored.rows.length).toBeGreaterThanOrEqual(3);
+    for (const row of stored.rows) {
+      expect(row.private_jwk.enc).toBe('A256GCM');
+      expect(row.private_jwk.d).toBeUndefined();
+    }
 
     // The old token still passes the router (its kid is still published)...
     expect((await t.gql('{ viewer { subject } }', {}, oldToken)).data.viewer.subject).toBe(tenant.adminId);

@@ -65,6 +65,7 @@ export async function startTestPlatform(
     issuer: 'http://somaagent.test',
     routerSecret: randomBytes(32).toString('base64url'),
     platformAdminKey,
+    signingKeySecret: randomBytes(32).toString('base64url'),
     ...overrides,
   });
   const bound = (query: string, variables?: Record<string, unknown>, token?: string) =>

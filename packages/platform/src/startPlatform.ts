@@ -32,6 +32,8 @@ export interface PlatformOptions {
   routerSecret: string;
   /** Bootstrap key that exchanges for a platform-administrator token. */
   platformAdminKey: string;
+  /** Seals the token-signing private keys at rest (≥ 32 characters). */
+  signingKeySecret?: string;
   /** @default 900 */ accessTokenTtlSeconds?: number;
   /** @default true */ introspection?: boolean;
   /** @default [] */ allowedOrigins?: string[];
@@ -80,6 +82,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     audience,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
     platformAdminKey: options.platformAdminKey,
+    ...(options.signingKeySecret ? { signingKeySecret: options.signingKeySecret } : {}),
     knownCapabilities: [...IDENTITY_CAPABILITIES, ...SESSIONS_CAPABILITIES],
   });
   const sessions = await createSessionsSubgraph({

@@ -1,5 +1,6 @@
 import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type SignJWT } from 'jose';
+import { isSealed, type PrivateKeyCipher, type SealedJwk } from './privateKeyCipher';
 
 const ALG = 'ES256';
 
@@ -29,11 +30,17 @@ async function newKey(): Promise<NewKey> {
   return { kid: await calculateJwkThumbprint(publicJwk), publicJwk, privateJwk: await exportJWK(privateKey) };
 }
 
-async function insertKey(tx: SqlExecutor, key: NewKey, active: boolean): Promise<void> {
+async function insertKey(
+  tx: SqlExecutor,
+  key: NewKey,
+  active: boolean,
+  cipher: PrivateKeyCipher | undefined,
+): Promise<void> {
+  const stored = cipher ? cipher.seal(key.privateJwk) : key.privateJwk;
   await tx.query(
     `INSERT INTO identity.signing_keys (kid, alg, public_jwk, private_jwk, activated_at)
      VALUES ($1, $2, $3, $4, CASE WHEN $5::boolean THEN clock_timestamp() END)`,
-    [key.kid, ALG, JSON.stringify(key.publicJwk), JSON.stringify(key.privateJwk), active],
+    [key.kid, ALG, JSON.stringify(key.publicJwk), JSON.stringify(stored), active],
   );
 }
 
@@ -53,6 +60,8 @@ export class SigningKeyStore {
     private readonly db: SqlDatabase,
     /** How long a replaced key stays published: twice the access-token lifetime. */
     private readonly retireAfterSeconds: number,
+    /** Seals private keys at rest; without it they are stored as plain JWKs (development only). */
+    private readonly cipher?: PrivateKeyCipher,
   ) {}
 
   /** Makes the active and the pending key when missing (first start of a platform). */
@@ -61,9 +70,9 @@ export class SigningKeyStore {
     await this.db.withScope({ tenantId: null }, async (tx) => {
       await tx.query(LOCK);
       const hasActive = await tx.query(`SELECT 1 FROM identity.signing_keys WHERE ${ACTIVE} LIMIT 1`);
-      if (hasActive.rowCount === 0) await insertKey(tx, active, true);
+      if (hasActive.rowCount === 0) await insertKey(tx, active, true, this.cipher);
       const hasPending = await tx.query(`SELECT 1 FROM identity.signing_keys WHERE ${PENDING} LIMIT 1`);
-      if (hasPending.rowCount === 0) await insertKey(tx, pending, false);
+      if (hasPending.rowCount === 0) await insertKey(tx, pending, false, this.cipher);
     });
   }
 
@@ -88,10 +97,10 @@ export class SigningKeyStore {
       let kid = rows[0]?.kid;
       if (!kid) {
         // No pending key (a database migrated before pre-publication): activate a fresh one.
-        await insertKey(tx, fallback, true);
+        await insertKey(tx, fallback, true, this.cipher);
         kid = fallback.kid;
       }
-      await insertKey(tx, next, false);
+      await insertKey(tx, next, false, this.cipher);
       return { kid };
     });
   }
@@ -112,14 +121,20 @@ export class SigningKeyStore {
 
   /** Signs `token` with the active key, inside the caller's transaction. */
   async sign(tx: SqlExecutor, token: SignJWT): Promise<{ kid: string; jwt: string }> {
-    const { rows } = await tx.query<{ kid: string; private_jwk: JWK | string }>(
+    const { rows } = await tx.query(
       `SELECT kid, private_jwk FROM identity.signing_keys WHERE ${ACTIVE} ORDER BY activated_at DESC, kid LIMIT 1`,
     );
-    const row = rows[0];
+    const row = rows[0] as { kid: string; private_jwk: JWK | SealedJwk | string } | undefined;
     if (!row) throw new Error('no active signing key: call SigningKeyStore.ensureKey() at start-up');
     let key = this.imported.get(row.kid);
     if (!key) {
-      key = importJWK(parseJwk(row.private_jwk), ALG);
+      const stored: unknown =
+        typeof row.private_jwk === 'string' ? JSON.parse(row.private_jwk) : row.private_jwk;
+      if (isSealed(stored) && !this.cipher) {
+        throw new Error('signing keys are sealed but no signing-key secret is configured');
+      }
+      // Keys stored before a secret was configured stay usable (plain JWK).
+      key = importJWK(isSealed(stored) ? this.cipher!.open(stored as SealedJwk) : (stored as JWK), ALG);
       this.imported.set(row.kid, key);
     }
     const jwt = await token.setProtectedHeader({ alg: ALG, kid: row.kid, typ: 'at+jwt' }).sign(await key);

@@ -13,6 +13,7 @@ import {
   type IdentityEventPayload,
   type IdentityEventType,
 } from './models';
+import { PrivateKeyCipher } from './privateKeyCipher';
 import { SigningKeyStore } from './SigningKeyStore';
 
 export interface IdentityDeps {
@@ -29,6 +30,11 @@ export interface IdentityDeps {
    * token. Compared in constant time (sha256 of both). Omit to disable.
    */
   platformAdminKey?: string;
+  /**
+   * Secret (≥ 32 characters) that seals the private signing keys at rest (AES-256-GCM). Without
+   * it they are stored as plain JWKs, readable by anyone who can read the table: development only.
+   */
+  signingKeySecret?: string;
   /**
    * Capabilities roles and API keys may carry, besides '*'. Other domains add theirs here.
    * @default the identity capabilities
@@ -123,7 +129,11 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
   const ttl = deps.accessTokenTtlSeconds ?? 900;
   if (!Number.isInteger(ttl) || ttl <= 0)
     throw new RangeError('accessTokenTtlSeconds must be a positive integer');
-  const keys = new SigningKeyStore(deps.db, 2 * ttl);
+  const keys = new SigningKeyStore(
+    deps.db,
+    2 * ttl,
+    deps.signingKeySecret ? new PrivateKeyCipher(deps.signingKeySecret) : undefined,
+  );
   await keys.ensureKey();
   const service = new IdentityService({
     db: deps.db,
