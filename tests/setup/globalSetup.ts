@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'opa', 'temporal', 'redis', 'minio'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'llm', 'opa', 'temporal', 'redis', 'minio'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -87,6 +87,11 @@ export default async function setup(project: TestProject) {
     resource: need('SOMA_TEST_OIDC_RESOURCE'),
     audience: need('SOMA_TEST_OIDC_AUDIENCE'),
     tenant: need('SOMA_TEST_OIDC_TENANT'),
+  });
+  project.provide('llm', {
+    baseUrl: need('SOMA_LLM_BASE_URL'),
+    model: need('SOMA_LLM_MODEL'),
+    apiKey: need('SOMA_LLM_API_KEY'),
   });
 
   project.provide('opa', { url: need('SOMA_OPA_URL') });

@@ -22,6 +22,14 @@ declare module 'vitest' {
       /** `soma_tenant` of the client's tokens when the request names no tenant. */
       tenant: string;
     };
+    /** The harness OpenAI-compatible LLM server (engine `llm`: llama.cpp serving soma-tiny, untrained). */
+    llm: {
+      /** `http://127.0.0.1:<port>/v1`: the `baseURL` of the `openai` client. */
+      baseUrl: string;
+      /** The `model` to request: `soma-tiny`. */
+      model: string;
+      apiKey: string;
+    };
     /** The harness OPA server (engine `opa`), serving the bundle in scripts/infra/opa/bundle. */
     opa: {
       /** `http://127.0.0.1:<port>`: REST API (`POST /v1/data/<path>`). */

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine';
+import { llmEngine } from './llm';
 import { minioEngine } from './minio';
 import { oidcEngine } from './oidc';
 import { opaEngine } from './opa';
@@ -13,6 +14,7 @@ import { temporalEngine } from './temporal';
 export const ENGINES: readonly Engine[] = [
   postgresEngine,
   oidcEngine,
+  llmEngine,
   opaEngine,
   temporalEngine,
   redisEngine,
