@@ -15,7 +15,7 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'llm', 'opa', 'temporal', 'redis', 'minio'] as const;
+const TEST_ENGINES = ['postgres', 'oidc', 'llm', 'opa', 'temporal', 'redis', 'minio', 'kafka'] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -106,6 +106,7 @@ export default async function setup(project: TestProject) {
     secretAccessKey: need('SOMA_S3_SECRET_KEY'),
     region: need('SOMA_S3_REGION'),
   });
+  project.provide('kafka', { brokers: need('SOMA_KAFKA_BROKERS').split(',') });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

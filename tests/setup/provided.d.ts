@@ -54,5 +54,10 @@ declare module 'vitest' {
       secretAccessKey: string;
       region: string;
     };
+    /** The harness Kafka broker (engine `kafka`: Apache Kafka, single-node KRaft, PLAINTEXT). */
+    kafka: {
+      /** `['127.0.0.1:<port>']`: the `brokers` of `new Kafka({ brokers })` (kafkajs). */
+      brokers: string[];
+    };
   }
 }

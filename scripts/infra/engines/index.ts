@@ -1,4 +1,5 @@
 import type { Engine } from '../engine';
+import { kafkaEngine } from './kafka';
 import { llmEngine } from './llm';
 import { minioEngine } from './minio';
 import { oidcEngine } from './oidc';
@@ -19,6 +20,7 @@ export const ENGINES: readonly Engine[] = [
   temporalEngine,
   redisEngine,
   minioEngine,
+  kafkaEngine,
 ];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
