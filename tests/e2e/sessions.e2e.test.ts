@@ -9,6 +9,7 @@ import { freePort } from '../support/startProcess';
 // untrained: these tests assert mechanics (order, counts, stop reasons, cancellation), never text.
 const baseUrl = process.env.SOMA_LLM_BASE_URL;
 const model = process.env.SOMA_LLM_MODEL;
+const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
 if (!baseUrl || !model)
   throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
 
@@ -104,7 +105,7 @@ const terminal = (e: Event) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(e.t
 
 beforeAll(async () => {
   t = await startTestPlatform({
-    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl) },
+    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
     prices,
   });
   tenant = await t.createTenant('chatty');

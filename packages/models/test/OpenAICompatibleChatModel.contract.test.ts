@@ -7,6 +7,7 @@ import { OpenAICompatibleChatModel } from '../src/OpenAICompatibleChatModel';
 // Against the harness's real llama.cpp server (engine `llm`; untrained model: mechanics only).
 const baseUrl = process.env.SOMA_LLM_BASE_URL;
 const model = process.env.SOMA_LLM_MODEL;
+const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
 if (!baseUrl || !model)
   throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
 
@@ -36,7 +37,7 @@ async function startFront(failures: number, status: number, retryAfter?: string)
     for await (const c of req) chunks.push(c as Buffer);
     const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
       method: req.method,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
       body: Buffer.concat(chunks),
     });
     res.writeHead(upstream.status, {
@@ -55,7 +56,7 @@ async function startFront(failures: number, status: number, retryAfter?: string)
 }
 
 describe('OpenAICompatibleChatModel against llama.cpp', () => {
-  const chat = OpenAICompatibleChatModel.fromUrl(baseUrl);
+  const chat = OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey);
   const messages = [{ role: 'user' as const, content: 'Count to ten.' }];
 
   it('streams deltas, then exactly one usage from the engine, then finish', async () => {
@@ -98,7 +99,7 @@ describe('OpenAICompatibleChatModel against llama.cpp', () => {
       front = await startFront(1, 429, '1');
       const started = Date.now();
       const chunks = await drain(
-        OpenAICompatibleChatModel.fromUrl(front.url).stream({ model, messages, maxTokens: 4 }),
+        OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
       );
       expect(chunks.at(-1)?.type).toBe('finish');
       expect(front.seen.length).toBe(2);
@@ -109,7 +110,10 @@ describe('OpenAICompatibleChatModel against llama.cpp', () => {
 
     it('retries 5xx with backoff and gives up retriable after maxRetries', async () => {
       front = await startFront(10, 503);
-      const model503 = OpenAICompatibleChatModel.fromUrl(front.url, 'x', { maxRetries: 2, baseDelayMs: 10 });
+      const model503 = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, {
+        maxRetries: 2,
+        baseDelayMs: 10,
+      });
       const error = await drain(model503.stream({ model, messages, maxTokens: 4 })).catch((e) => e);
       expect(error).toBeInstanceOf(ChatModelError);
       expect(error.retriable).toBe(true);
@@ -121,7 +125,7 @@ describe('OpenAICompatibleChatModel against llama.cpp', () => {
     it('does not retry a 400: the request itself is wrong', async () => {
       front = await startFront(10, 400);
       const error = await drain(
-        OpenAICompatibleChatModel.fromUrl(front.url).stream({ model, messages, maxTokens: 4 }),
+        OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
       ).catch((e) => e);
       expect(error).toBeInstanceOf(ChatModelError);
       expect(error.retriable).toBe(false);

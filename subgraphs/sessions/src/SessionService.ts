@@ -371,6 +371,8 @@ export class SessionService {
         },
       );
     }
+    // Ownership first: whether another tenant's session is busy is none of the caller's business.
+    await this.session(claims, input.sessionId, 'sessions:write');
     // Reserved before the transaction so two concurrent sends cannot both start an answer.
     if (this.active.has(input.sessionId)) {
       throw new SomaError('CONFLICT', 'the session is still answering; cancel it or wait for COMPLETED');
@@ -603,15 +605,24 @@ export class SessionService {
    * The session's events after `afterSequence`, then live. While a generation runs, losing its
    * last watcher cancels it after the grace period (a client that reconnects in time keeps it).
    */
-  async *events(
+  async events(
     claims: VerifiedClaims | null,
     sessionId: string,
     afterSequence: number,
-  ): AsyncGenerator<{ sequence: number; sessionId: string } & SessionEventPayload> {
+  ): Promise<AsyncGenerator<{ sequence: number; sessionId: string } & SessionEventPayload>> {
+    // Checked before the stream is handed out, so a refusal is the subscription's own error
+    // (FORBIDDEN, NOT_FOUND) rather than a broken stream.
     await this.session(claims, sessionId, 'sessions:read');
     if (!Number.isInteger(afterSequence) || afterSequence < 0) {
       throw badInput('afterSequence', 'afterSequence must be a non-negative integer');
     }
+    return this.follow(sessionId, afterSequence);
+  }
+
+  private async *follow(
+    sessionId: string,
+    afterSequence: number,
+  ): AsyncGenerator<{ sequence: number; sessionId: string } & SessionEventPayload> {
     const abort = new AbortController();
     this.watch(sessionId, +1);
     try {
