@@ -15,7 +15,17 @@ import { engineByName } from '../../scripts/infra/engines/index';
 import { contextFor, releaseTestLease, up } from '../../scripts/infra/infra';
 
 /** Engines every contract/e2e run needs. */
-const TEST_ENGINES = ['postgres', 'oidc', 'llm', 'opa', 'temporal', 'redis', 'minio', 'kafka'] as const;
+const TEST_ENGINES = [
+  'postgres',
+  'oidc',
+  'llm',
+  'opa',
+  'temporal',
+  'redis',
+  'minio',
+  'kafka',
+  'clickhouse',
+] as const;
 
 interface Shared {
   /** Global setups (one per project) of this process currently using the servers. */
@@ -107,6 +117,11 @@ export default async function setup(project: TestProject) {
     region: need('SOMA_S3_REGION'),
   });
   project.provide('kafka', { brokers: need('SOMA_KAFKA_BROKERS').split(',') });
+  project.provide('clickhouse', {
+    chdbDir: need('SOMA_CLICKHOUSE_CHDB_DIR'),
+    dataDir: need('SOMA_CLICKHOUSE_DATA_DIR'),
+    version: need('SOMA_CLICKHOUSE_VERSION'),
+  });
   return async () => {
     shared.holders--;
     if (shared.holders > 0) return;

@@ -59,5 +59,17 @@ declare module 'vitest' {
       /** `['127.0.0.1:<port>']`: the `brokers` of `new Kafka({ brokers })` (kafkajs). */
       brokers: string[];
     };
+    /**
+     * The harness ClickHouse engine (engine `clickhouse`): chDB in-process, no server. Build a
+     * client with `createChdbClickHouseClient` (scripts/infra/clickhouse/chdbClient.ts).
+     */
+    clickhouse: {
+      /** `TOOLS_DIR/chdb-<version>`: where chDB is installed. */
+      chdbDir: string;
+      /** Folder for tests' on-disk sessions (one sub-folder each). */
+      dataDir: string;
+      /** ClickHouse version of the engine, e.g. `26.7.2.1`. */
+      version: string;
+    };
   }
 }

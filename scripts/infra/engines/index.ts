@@ -1,4 +1,5 @@
 import type { Engine } from '../engine';
+import { clickhouseEngine } from './clickhouse';
 import { kafkaEngine } from './kafka';
 import { llmEngine } from './llm';
 import { minioEngine } from './minio';
@@ -21,6 +22,7 @@ export const ENGINES: readonly Engine[] = [
   redisEngine,
   minioEngine,
   kafkaEngine,
+  clickhouseEngine,
 ];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
