@@ -32,10 +32,10 @@ const PYYAML_VERSION = '6.0.3';
 export const LLM_MODEL_ALIAS = 'soma-tiny';
 /**
  * Total KV-cache context, shared by the slots: the model's own context length. At this model
- * size it costs 2 MB, and it leaves room for RAG-sized prompts and for long generations (a
- * 512-token one takes ~0.2 s here, too short to observe cancellation reliably).
+ * size it costs 8 MB, leaves room for RAG-sized prompts, and makes a full-length generation
+ * last over a second, long enough for tests to see a cancelled one stop early.
  */
-const CONTEXT_SIZE = 2048;
+const CONTEXT_SIZE = 4096;
 /** Concurrent requests served (slots); two lets a test stream while another request runs. */
 const PARALLEL = 2;
 /** At most this many compile jobs: the machines are 2 cores shared by several engineers. */
@@ -50,9 +50,9 @@ const VOCAB = 'ggml-vocab-llama-spm.gguf';
 const COMPLETE = '.soma-complete';
 
 /**
- * The binary is compiled with -march=native (2-3x faster than a portable build here), so its
- * cache key includes the CPU's feature flags: a TOOLS_DIR reused on another CPU rebuilds instead
- * of dying with SIGILL.
+ * The binary is compiled with -march=native (AVX2/AVX-512 kernels where the CPU has them), so
+ * its cache key includes the CPU's feature flags: a TOOLS_DIR reused on another CPU rebuilds
+ * instead of dying with SIGILL.
  */
 function cpuKey(): string {
   let flags = '';
@@ -195,7 +195,7 @@ async function buildServer(ctx: EngineContext) {
     { logPath: log },
   );
   ctx.progress(
-    `building llama-server with -j${BUILD_JOBS} (about 7 minutes on 2 cores; runs once per machine)`,
+    `building llama-server with -j${BUILD_JOBS} (about 9 minutes on 2 busy cores; once per machine)`,
   );
   const started = Date.now();
   const ticker = setInterval(() => {
@@ -274,12 +274,57 @@ async function generateModel(ctx: EngineContext) {
     { env: { ...process.env, PYTHONPATH: join(SOURCE_DIR, 'gguf-py') } },
   );
   writeFileSync(model.replace(/\.gguf$/, '.json'), summary);
+  // Models of earlier generator versions are dead weight (18 MB each); a clone still on one
+  // regenerates it in about a second.
+  for (const file of readdirSync(join(LLM_TOOLS, 'models'))) {
+    const path = join(LLM_TOOLS, 'models', file);
+    if (file.startsWith(`${LLM_MODEL_ALIAS}-`) && !model.startsWith(path.replace(/\.(gguf|json)$/, ''))) {
+      rmSync(path, { force: true });
+    }
+  }
 }
 
 function apiKey(ctx: EngineContext): string {
   const path = apiKeyPath(ctx);
   if (!existsSync(path)) writeFileSync(path, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   return readFileSync(path, 'utf8').trim();
+}
+
+/** The llama-server command line (the port aside). */
+function serverArgs(ctx: EngineContext, port: number): string[] {
+  return [
+    '--model',
+    modelPath(),
+    '--alias',
+    LLM_MODEL_ALIAS,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ctx-size',
+    String(CONTEXT_SIZE),
+    '--parallel',
+    String(PARALLEL),
+    // One KV pool shared by the slots: a single long request may use the whole context.
+    '--kv-unified',
+    // The machines have 2 cores; more threads than cores only adds contention.
+    '--threads',
+    '2',
+    // A file, not --api-key: the key stays out of `ps` output. Also the stop() marker.
+    '--api-key-file',
+    apiKeyPath(ctx),
+    // Prometheus counters (tokens, requests, busy slots), as an operator would scrape them.
+    '--metrics',
+    '--no-webui',
+  ];
+}
+
+/** Identifies binary + model + flags, so a server started by an older checkout is replaced. */
+function configFingerprint(ctx: EngineContext): string {
+  return createHash('sha256')
+    .update(JSON.stringify([serverBinary(), ...serverArgs(ctx, 0)]))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** llama-server answers `/health` (public) and lists our alias on `/v1/models` (API key). */
@@ -336,33 +381,7 @@ export const llmEngine: Engine = {
     const key = apiKey(ctx);
     const port = await choosePort('llm', process.env.SOMA_LLM_PORT, ctx.previousPort);
     ctx.progress(`starting llama-server on 127.0.0.1:${port}`);
-    const child = spawnDetached(
-      serverBinary(),
-      [
-        '--model',
-        modelPath(),
-        '--alias',
-        LLM_MODEL_ALIAS,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--ctx-size',
-        String(CONTEXT_SIZE),
-        '--parallel',
-        String(PARALLEL),
-        // One KV pool shared by the slots: a single long request may use the whole context.
-        '--kv-unified',
-        '--threads',
-        '2',
-        // A file, not --api-key: the key stays out of `ps` output. Also the stop() marker.
-        '--api-key-file',
-        apiKeyPath(ctx),
-        '--metrics',
-        '--no-webui',
-      ],
-      ctx.logPath,
-    );
+    const child = spawnDetached(serverBinary(), serverArgs(ctx, port), ctx.logPath);
     const pid = child.pid;
     if (!pid) throw new InfraError('llm', 'could not spawn llama-server', ctx.logPath);
     const ok = await waitFor(async () => !pidAlive(pid) || (await answers(port, key)), 60_000, 200);
@@ -374,12 +393,14 @@ export const llmEngine: Engine = {
       pid,
       port,
       startedAt: new Date().toISOString(),
-      details: { model: modelPath(), binary: serverBinary() },
+      details: { model: modelPath(), binary: serverBinary(), config: configFingerprint(ctx) },
     };
   },
 
   async healthy(state, ctx) {
     if (!pidAlive(state.pid) || !existsSync(apiKeyPath(ctx))) return false;
+    // Started with another binary, model or flags (an older checkout): `up` replaces it.
+    if (state.details.config !== configFingerprint(ctx)) return false;
     return answers(state.port, apiKey(ctx));
   },
 
