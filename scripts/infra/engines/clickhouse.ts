@@ -7,8 +7,9 @@ import { type Engine, type EngineState, InfraError, REPO_ROOT, run, TOOLS_DIR } 
  * package `@chdb/lib-linux-x64-gnu`, ClickHouse 26.7). No registry we reach ships a modern
  * ClickHouse *server*: Debian's is 18.16 (2018: no query parameters, DateTime64 or Map), PyPI's
  * chdb-core has the server code but no way to start it (`SYSTEM START LISTEN` fails:
- * start_servers_callback is not set). 3.4.0: newest chdb, the first whose `chdb/connection`
- * plugs into `@clickhouse/client` >= 1.23 (`createClient({ connection })`).
+ * start_servers_callback is not set). 3.4.0: the newest chdb; its `chdb/connection` plugs into
+ * `@clickhouse/client`'s `createClient({ connection })` (peer `@clickhouse/client >= 1.23`, as the
+ * root package has).
  */
 export const CHDB_VERSION = '3.4.0';
 
