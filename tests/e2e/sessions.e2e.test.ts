@@ -203,13 +203,19 @@ describe('live token streaming through the router', () => {
     const messageId = sent.data.sendMessage.assistantMessage.id;
     await stream.done;
     expect(t.platform.sessions.activeGenerations()).toBe(1);
+    expect(t.platform.sessions.watcherCount(sessionId)).toBe(1);
     const disconnectedAt = Date.now();
     await client.dispose();
+    while (t.platform.sessions.watcherCount(sessionId) > 0 && Date.now() - disconnectedAt < 5_000) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    console.log(`subscription released ${Date.now() - disconnectedAt} ms after the client disconnected`);
 
     while (t.platform.sessions.activeGenerations() > 0 && Date.now() - disconnectedAt < 5_000) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const stoppedAfter = Date.now() - disconnectedAt;
+    console.log(`generation stopped ${stoppedAfter} ms after the client disconnected (grace 500 ms)`);
     expect(t.platform.sessions.activeGenerations()).toBe(0);
     expect(stoppedAfter).toBeLessThan(1_000);
     expect(t.platform.router.openSockets()).toBe(0);

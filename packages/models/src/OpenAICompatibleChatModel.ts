@@ -103,6 +103,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
     let finish: string | undefined;
     try {
       for await (const chunk of stream) {
+        if (request.signal?.aborted) break;
         const choice = chunk.choices[0];
         const text = choice?.delta?.content;
         if (text) yield { type: 'delta', text };

@@ -467,6 +467,11 @@ export class SessionService {
     return this.messageById(claims, running.messageId);
   }
 
+  /** Live sessionEvents subscriptions of a session (tests assert disconnects release them). */
+  watcherCount(sessionId: string): number {
+    return this.watchers.get(sessionId) ?? 0;
+  }
+
   /** Number of answers being generated right now (tests assert nothing is left running). */
   activeGenerations(): number {
     return this.active.size;
@@ -510,6 +515,8 @@ export class SessionService {
         maxTokens: persona.max_tokens,
         signal,
       })) {
+        // Chunks the client library already buffered must not outlive a cancellation.
+        if (signal.aborted) break;
         if (chunk.type === 'delta') {
           ttftMs ??= Math.round(performance.now() - started);
           text += chunk.text;
