@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
+import {
+  DECISION_PATH,
+  type PolicyDecision,
+  PolicyEngineUnavailable,
+  type PolicyEvaluator,
+  type PolicyInput,
+  type PolicySetInfo,
+  toDecision,
+} from './PolicyEvaluator';
+import { COMPILED_DIR, type CompiledManifest, readCompiledManifest } from './policySources';
+
+export interface WasmPolicyEvaluatorOptions {
+  /** Folder holding policy.wasm, data.json and manifest.json. @default packages/policy/compiled */
+  compiledDir?: string;
+}
+
+/**
+ * Embedded-mode adapter: the Rego of policies/, compiled by `opa build -t wasm`
+ * (`npm run policy:build`, committed), evaluated in this process by `@open-policy-agent/opa-wasm`.
+ * Needs no `opa` binary at run time.
+ */
+export class WasmPolicyEvaluator implements PolicyEvaluator {
+  readonly kind = 'wasm' as const;
+  #evaluations = 0;
+
+  private constructor(
+    private readonly policy: LoadedPolicy,
+    private readonly manifest: CompiledManifest,
+  ) {}
+
+  static async load(options: WasmPolicyEvaluatorOptions = {}): Promise<WasmPolicyEvaluator> {
+    const dir = options.compiledDir ?? COMPILED_DIR;
+    const policy = await loadPolicy(readFileSync(join(dir, 'policy.wasm')));
+    // Bundle data is not compiled into the module; it is loaded beside it.
+    policy.setData(JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as object);
+    if (!(DECISION_PATH in (policy.entrypoints as Record<string, number>))) {
+      throw new PolicyEngineUnavailable(`${dir}/policy.wasm has no entrypoint ${DECISION_PATH}`);
+    }
+    return new WasmPolicyEvaluator(policy, readCompiledManifest(dir));
+  }
+
+  get evaluations(): number {
+    return this.#evaluations;
+  }
+
+  /** Synchronous core, for callers that can use it (benchmarks, the router's hot path). */
+  evaluateSync(input: PolicyInput): PolicyDecision {
+    this.#evaluations++;
+    let result: unknown;
+    try {
+      result = (this.policy.evaluate(input, DECISION_PATH) as { result?: unknown }[])[0]?.result;
+    } catch (error) {
+      throw new PolicyEngineUnavailable(`wasm policy evaluation failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return toDecision(result, input.policy);
+  }
+
+  async evaluate(input: PolicyInput): Promise<PolicyDecision> {
+    return this.evaluateSync(input);
+  }
+
+  async info(): Promise<PolicySetInfo> {
+    return {
+      engine: this.kind,
+      revision: this.manifest.revision,
+      modules: this.manifest.sources.map(({ id, sha256 }) => ({ id, sha256 })),
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+}
+
+/** The embedded default: the committed compiled policy. */
+export const createWasmPolicyEvaluator = (options?: WasmPolicyEvaluatorOptions) =>
+  WasmPolicyEvaluator.load(options);
