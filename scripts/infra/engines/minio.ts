@@ -106,13 +106,16 @@ export const minioEngine: Engine = {
     const data = join(ctx.dir, 'data');
     mkdirSync(data, { recursive: true });
     const port = await choosePort('minio', process.env.SOMA_MINIO_PORT, ctx.previousPort);
-    const consolePort = await choosePort(
+    const lastConsolePort = join(ctx.dir, 'last-console-port');
+    let consolePort = await choosePort(
       'minio',
       process.env.SOMA_MINIO_CONSOLE_PORT,
-      existsSync(join(ctx.dir, 'last-console-port'))
-        ? Number(readFileSync(join(ctx.dir, 'last-console-port'), 'utf8'))
-        : undefined,
+      existsSync(lastConsolePort) ? Number(readFileSync(lastConsolePort, 'utf8')) : undefined,
     );
+    // Neither port is bound yet, so the kernel may offer the S3 port again: ask once more.
+    if (consolePort === port && !process.env.SOMA_MINIO_CONSOLE_PORT) {
+      consolePort = await choosePort('minio', undefined);
+    }
     if (consolePort === port) throw new InfraError('minio', `S3 and console ports are both ${port}`);
     const endpoint = `http://127.0.0.1:${port}`;
     ctx.progress(`starting MinIO on ${endpoint} (console 127.0.0.1:${consolePort})`);
@@ -137,7 +140,7 @@ export const minioEngine: Engine = {
       if (pidAlive(pid)) await stopPid(pid, minio, 'SIGTERM');
       throw new InfraError('minio', `MinIO did not become ready:\n${tail(ctx.logPath)}`, ctx.logPath);
     }
-    writeFileSync(join(ctx.dir, 'last-console-port'), String(consolePort));
+    writeFileSync(lastConsolePort, String(consolePort));
     return {
       pid,
       port,
