@@ -220,8 +220,8 @@ async function formatStorage(ctx: EngineContext) {
       [
         ...javaArgs(ctx, 'kafka.tools.StorageTool', '256m'),
         'format',
-        '--cluster-id',
-        clusterId(ctx),
+        // One argument: about 1 id in 64 starts with '-', which a separate argument would turn into a flag.
+        `--cluster-id=${clusterId(ctx)}`,
         '--config',
         configPath(ctx),
       ],
