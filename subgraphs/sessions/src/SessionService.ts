@@ -15,14 +15,14 @@ export interface SessionsLimits {
   maxMessageChars: number;
   /** Earlier messages sent with each prompt. @default 20 */
   historyMessages: number;
-  /** A generation whose last watcher disconnected is cancelled after this. @default 500 ms */
+  /** A generation whose last watcher disconnected is cancelled after this. @default 300 ms */
   disconnectGraceMs: number;
 }
 
 export const DEFAULT_SESSIONS_LIMITS: SessionsLimits = {
   maxMessageChars: 32_000,
   historyMessages: 20,
-  disconnectGraceMs: 500,
+  disconnectGraceMs: 300,
 };
 
 export interface PersonaRow {
@@ -119,6 +119,8 @@ export const sessionStream = (sessionId: string) => `session:${sessionId}`;
  */
 export class SessionService {
   private readonly active = new Map<string, ActiveGeneration>();
+  /** Sessions whose model stream is still open (the part that costs tokens). */
+  private readonly streaming = new Set<string>();
   private readonly watchers = new Map<string, number>();
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
 
@@ -472,6 +474,11 @@ export class SessionService {
     return this.watchers.get(sessionId) ?? 0;
   }
 
+  /** Model streams open right now: drops as soon as a cancelled generation stops consuming tokens. */
+  openModelStreams(): number {
+    return this.streaming.size;
+  }
+
   /** Number of answers being generated right now (tests assert nothing is left running). */
   activeGenerations(): number {
     return this.active.size;
@@ -505,6 +512,7 @@ export class SessionService {
     let status: MessageRow['status'] = 'COMPLETE';
     let failure: { code: string; message: string; retriable: boolean } | undefined;
 
+    this.streaming.add(session.id);
     try {
       const model = this.models[persona.provider];
       if (!model) throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
@@ -543,6 +551,8 @@ export class SessionService {
         };
         if (!(error instanceof ChatModelError)) console.error('[sessions] generation failed', error);
       }
+    } finally {
+      this.streaming.delete(session.id);
     }
 
     const price = this.prices[persona.model];
