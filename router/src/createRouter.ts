@@ -5,11 +5,14 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
+import type { PolicyDecider } from '@somaagent/policy';
 import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createTokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
 import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
+import { usePolicy } from './plugins/usePolicy';
+import { readPolicyDirectives } from './plugins/usePolicyDirectives';
 import { useSignedSubgraphRequests } from './plugins/useSignedSubgraphRequests';
 import { bearerToken, type SomaRouterContext, useTokenVerification } from './plugins/useTokenVerification';
 
@@ -61,6 +64,16 @@ export interface RouterOptions {
    */
   allowedOrigins?: string[];
   limits?: Partial<RouterLimits>;
+  /**
+   * Enforce the supergraph's `@policy` / `@requiresCapability` directives and the per-operation
+   * policy with this decider (docs/policy.md). Without it the router asks no policy and the
+   * subgraphs' own checks stand alone. @default undefined
+   */
+  policy?: {
+    decider: PolicyDecider;
+    /** Ask the `operation` policy once per operation. @default true */
+    operationPolicy?: boolean;
+  };
 }
 
 export interface RunningRouter extends AsyncDisposable {
@@ -125,6 +138,17 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         blockFieldSuggestion: { enabled: !introspection },
       }),
       useTokenVerification(verifier),
+      ...(options.policy
+        ? [
+            usePolicy({
+              decider: options.policy.decider,
+              directives: readPolicyDirectives(options.supergraphSdl),
+              ...(options.policy.operationPolicy !== undefined
+                ? { operationPolicy: options.policy.operationPolicy }
+                : {}),
+            }),
+          ]
+        : []),
       useSignedSubgraphRequests(options.routerSecret),
       useErrorStatus(),
     ],

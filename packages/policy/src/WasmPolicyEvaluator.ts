@@ -15,6 +15,11 @@ import { COMPILED_DIR, type CompiledManifest, readCompiledManifest } from './pol
 export interface WasmPolicyEvaluatorOptions {
   /** Folder holding policy.wasm, data.json and manifest.json. @default packages/policy/compiled */
   compiledDir?: string;
+  /**
+   * Data document to decide with instead of the compiled data.json (e.g. tenants'
+   * constitutions under `somaagent.constitutions.tenants`). @default the compiled data.json
+   */
+  data?: object;
 }
 
 /**
@@ -35,11 +40,16 @@ export class WasmPolicyEvaluator implements PolicyEvaluator {
     const dir = options.compiledDir ?? COMPILED_DIR;
     const policy = await loadPolicy(readFileSync(join(dir, 'policy.wasm')));
     // Bundle data is not compiled into the module; it is loaded beside it.
-    policy.setData(JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as object);
+    policy.setData(options.data ?? (JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as object));
     if (!(DECISION_PATH in (policy.entrypoints as Record<string, number>))) {
       throw new PolicyEngineUnavailable(`${dir}/policy.wasm has no entrypoint ${DECISION_PATH}`);
     }
     return new WasmPolicyEvaluator(policy, readCompiledManifest(dir));
+  }
+
+  /** Replaces the data document (constitutions) the next decisions read. */
+  setData(data: object): void {
+    this.policy.setData(data);
   }
 
   get evaluations(): number {

@@ -130,6 +130,12 @@ export const POLICY_CASES: PolicyCase[] = [
     reasons: [],
   },
   {
+    name: 'constitution: persona arguments without a model',
+    input: { policy: 'constitution.persona', subject: member, args: { model: 'flat' } },
+    allow: false,
+    reasons: ['a model request must name its model'],
+  },
+  {
     name: 'constitution: blocked content categories',
     input: { policy: 'constitution.content', subject: member, content: { categories: ['malware', 'csam'] } },
     allow: false,

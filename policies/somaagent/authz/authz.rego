@@ -214,9 +214,13 @@ reasons contains msg if {
 	)
 }
 
+# A helper rule, not `not is_string(...)` inline: the compiler hoists the call out of the
+# negation, and an undefined model_request would then silently skip this reason.
+model_named if is_string(model_request.name)
+
 reasons contains "a model request must name its model" if {
 	input.policy in {"constitution.persona", "constitution.model"}
-	not is_string(object.get(model_request, "name", null))
+	not model_named
 }
 
 # Content: categories a classifier attached to a message or a tool result.

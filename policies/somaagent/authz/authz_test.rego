@@ -174,6 +174,13 @@ test_persona_arguments_checked_against_the_constitution if {
 	decide({"policy": "constitution.persona", "subject": member, "args": {"input": {"model": "any", "maxTokens": 4096}}}).allow
 }
 
+test_model_request_without_a_model_is_denied if {
+	d := decide({"policy": "constitution.persona", "subject": member, "args": {"model": "flat-args"}})
+	d.reasons == ["a model request must name its model"]
+	e := decide({"policy": "constitution.model", "subject": member})
+	e.reasons == ["a model request must name its model"]
+}
+
 test_blocked_content if {
 	d := decide({"policy": "constitution.content", "subject": member, "content": {"categories": ["malware", "news"]}})
 	d.reasons == ["content category \"malware\" is blocked by the tenant's constitution"]

@@ -1,0 +1,195 @@
+import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
+import { SomaError } from '@somaagent/errors';
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+import {
+  type PolicyDecider,
+  type PolicyInput,
+  policySubject,
+  type RequestPolicyScope,
+  type ScopedDecision,
+} from '@somaagent/policy';
+import {
+  type DocumentNode,
+  defaultFieldResolver,
+  type ExecutionResult,
+  GraphQLError,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  getOperationAST,
+  isObjectType,
+  Kind,
+} from 'graphql';
+import type { FieldPolicy, PolicyDirectiveMap } from './usePolicyDirectives';
+
+/** Context keys this plugin reads and adds. */
+export interface SomaPolicyContext {
+  somaClaims?: VerifiedClaims | null;
+  /** This request's decisions (one engine call per distinct question). */
+  somaPolicy?: RequestPolicyScope;
+}
+
+export interface UsePolicyOptions {
+  decider: PolicyDecider;
+  /** From {@link readPolicyDirectives} on the supergraph SDL. */
+  directives: PolicyDirectiveMap;
+  /**
+   * Ask the `operation` policy once per operation (suspended or read-only tenants).
+   * @default true
+   */
+  operationPolicy?: boolean;
+}
+
+const WRAPPED = Symbol.for('somaagent.policy.wrapped');
+
+/**
+ * The denial as a GraphQL error: FORBIDDEN with the policy's reasons (UNAUTHENTICATED when the
+ * caller is anonymous: signing in may help), or UNAVAILABLE when the engine could not decide.
+ */
+export function policyError(decision: ScopedDecision, anonymous: boolean, path?: string): SomaError {
+  const policy = decision.policy ?? 'unknown';
+  const details = { policy, reasons: decision.reasons, ...(path ? { field: path } : {}) };
+  if (decision.unavailable) {
+    return new SomaError(
+      'UNAVAILABLE',
+      `${decision.reasons[0] ?? 'policy engine unavailable'} (fail-closed); retry shortly`,
+      details,
+    );
+  }
+  const why = decision.reasons.join('; ') || 'denied by policy';
+  return new SomaError(
+    anonymous ? 'UNAUTHENTICATED' : 'FORBIDDEN',
+    `denied by policy "${policy}": ${why}`,
+    details,
+  );
+}
+
+/** `sessions.edges.node.messages`: the response path without list indices. */
+function fieldPath(info: GraphQLResolveInfo): string {
+  const keys: string[] = [];
+  for (let p: GraphQLResolveInfo['path'] | undefined = info.path; p; p = p.prev) {
+    if (typeof p.key === 'string') keys.push(p.key);
+  }
+  return keys.reverse().join('.');
+}
+
+function operationOf(document: DocumentNode, operationName: string | null | undefined) {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  if (!operation) return null;
+  const rootFields = operation.selectionSet.selections.flatMap((s) =>
+    s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : [],
+  );
+  return { type: operation.operation, name: operation.name?.value ?? null, rootFields };
+}
+
+/**
+ * Enforces `@policy` / `@requiresCapability` from the supergraph: before a field with either
+ * resolves, the Rego in policies/ is asked with the verified claims, the operation, the field
+ * path (list indices left out) and the arguments. A denied field resolves to an error at its
+ * path and the rest of the response is served (partial results). Every operation also asks the
+ * `operation` policy once. Decisions are cached per request by their whole input, so a list of
+ * 100 items asks once. The engine being unreachable denies (fail-closed) unless the decider was
+ * built fail-open for development.
+ */
+export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyContext> {
+  const { decider, directives } = options;
+  const operationPolicy = options.operationPolicy ?? true;
+
+  const scopeOf = (context: SomaPolicyContext): RequestPolicyScope => {
+    // The scope is attached when execution starts; a resolver running without one (should not
+    // happen) still decides, just without sharing the cache.
+    context.somaPolicy ??= decider.forRequest();
+    return context.somaPolicy;
+  };
+
+  const check = async (
+    policies: readonly FieldPolicy[],
+    root: unknown,
+    args: Record<string, unknown>,
+    context: SomaPolicyContext,
+    info: GraphQLResolveInfo,
+  ) => {
+    const scope = scopeOf(context);
+    const subject = policySubject(context.somaClaims);
+    const path = fieldPath(info);
+    const rootTenant =
+      root && typeof root === 'object' && typeof (root as { tenantId?: unknown }).tenantId === 'string'
+        ? (root as { tenantId: string }).tenantId
+        : undefined;
+    const tenantArg = typeof args.tenantId === 'string' ? args.tenantId : undefined;
+    for (const p of policies) {
+      const input: PolicyInput = {
+        policy: p.policy,
+        subject,
+        operation: {
+          type: info.operation.operation,
+          name: info.operation.name?.value ?? null,
+        },
+        field: { parentType: info.parentType.name, name: info.fieldName, path },
+        args,
+        ...(p.required ? { required: p.required } : {}),
+        resource: { type: info.parentType.name, tenantId: rootTenant ?? tenantArg ?? null },
+      };
+      const decision = await scope.decide(input);
+      if (!decision.allow) throw policyError(decision, subject === null, path);
+    }
+  };
+
+  const wrapSchema = (schema: GraphQLSchema) => {
+    const subscriptionType = schema.getSubscriptionType();
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__')) continue;
+      for (const field of Object.values(type.getFields())) {
+        const policies = directives.get(`${type.name}.${field.name}`);
+        const marked = field as unknown as Record<symbol, boolean>;
+        if (!policies?.length || marked[WRAPPED]) continue;
+        marked[WRAPPED] = true;
+        if (type === subscriptionType && field.subscribe) {
+          // Subscriptions are refused when they start, not on every event.
+          const subscribe = field.subscribe;
+          field.subscribe = async (root, args, context: SomaPolicyContext, info) => {
+            await check(policies, root, args, context, info);
+            return subscribe(root, args, context, info);
+          };
+          continue;
+        }
+        const resolve: GraphQLFieldResolver<unknown, SomaPolicyContext> =
+          field.resolve ?? defaultFieldResolver;
+        field.resolve = async (root, args, context: SomaPolicyContext, info) => {
+          await check(policies, root, args, context, info);
+          return resolve(root, args, context, info);
+        };
+      }
+    }
+  };
+
+  const onOperation = async (
+    args: { document: DocumentNode; operationName?: string | null; contextValue: unknown },
+    stop: (result: ExecutionResult) => void,
+  ) => {
+    const context = args.contextValue as SomaPolicyContext;
+    const scope = decider.forRequest();
+    context.somaPolicy = scope;
+    if (!operationPolicy) return;
+    const operation = operationOf(args.document, args.operationName);
+    if (!operation) return;
+    const subject = policySubject(context.somaClaims);
+    const decision = await scope.decide({ policy: 'operation', subject, operation });
+    if (!decision.allow) {
+      const error = policyError(decision, subject === null);
+      stop({ data: null, errors: [new GraphQLError(error.message, { extensions: error.extensions })] });
+    }
+  };
+
+  return {
+    onSchemaChange({ schema }) {
+      wrapSchema(schema);
+    },
+    async onExecute({ args, setResultAndStopExecution }) {
+      await onOperation(args, setResultAndStopExecution);
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      await onOperation(args, setResultAndStopExecution);
+    },
+  };
+}
