@@ -346,3 +346,31 @@ describe('fail-closed', () => {
     expect((await post('{ secret }', await token(), plain)).data).toEqual({ secret: 'the secret' });
   });
 });
+
+describe("the platform's subgraphs", () => {
+  const canonical = readFileSync(new URL('../../schema/directives/policy.graphql', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n')
+    .trim();
+
+  for (const name of ['identity', 'sessions']) {
+    it(`${name} copies the directive definitions of schema/directives/policy.graphql verbatim`, () => {
+      const sdl = readFileSync(new URL(`../../subgraphs/${name}/schema.graphql`, import.meta.url), 'utf8');
+      expect(sdl).toContain(canonical);
+    });
+  }
+
+  it('every root field of the composed supergraph declares a policy (default deny needs a name)', () => {
+    const sdl = readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8');
+    const map = readPolicyDirectives(sdl);
+    const unguarded: string[] = [];
+    for (const root of ['Query', 'Mutation', 'Subscription']) {
+      const block = new RegExp(`\\ntype ${root}\\b[^{]*\\{([^}]*)\\}`).exec(sdl)?.[1] ?? '';
+      for (const [, field] of block.matchAll(/^ {2}(\w+)[(:]/gm)) {
+        if (!map.has(`${root}.${field}`)) unguarded.push(`${root}.${field}`);
+      }
+    }
+    expect(unguarded).toEqual([]);
+  });
+});

@@ -7,6 +7,7 @@ import {
   IDENTITY_CAPABILITIES,
   identityMigrations,
 } from '@somaagent/identity';
+import { createPolicyDecider, createWasmPolicyEvaluator, type PolicyEvaluator } from '@somaagent/policy';
 import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
 import {
@@ -49,6 +50,15 @@ export interface PlatformOptions {
   sessionsLimits?: SessionsDeps['limits'];
   /** @default schema/supergraph.graphql of this repository */
   supergraphSdl?: string;
+  /**
+   * Who decides the supergraph's `@policy` / `@requiresCapability` (docs/policy.md):
+   * `'embedded'` evaluates the committed Rego compiled to wasm in this process; distributed
+   * mode passes an `OpaServerPolicyEvaluator`. Decisions are audited on `events`
+   * (topic `agent.audit`). @default 'embedded'
+   */
+  policy?: PolicyEvaluator | 'embedded';
+  /** Development only, announced loudly: allow when the policy engine cannot decide. @default false */
+  policyFailOpen?: boolean;
 }
 
 export interface RunningPlatform extends AsyncDisposable {
@@ -60,6 +70,8 @@ export interface RunningPlatform extends AsyncDisposable {
   /** The sessions service (tests read its live-generation count). */
   sessions: import('@somaagent/sessions').SessionService;
   rotateSigningKey(): Promise<{ kid: string }>;
+  /** The router's policy engine (tests count its evaluations). */
+  policy: PolicyEvaluator;
   close(): Promise<void>;
 }
 
@@ -108,6 +120,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     getRoutes: identity.getRoutes,
     host: '127.0.0.1',
   });
+  const policyEvaluator =
+    options.policy === undefined || options.policy === 'embedded'
+      ? await createWasmPolicyEvaluator()
+      : options.policy;
   const identityJwks = identityServer.url.replace(/\/graphql$/, '/.well-known/jwks.json');
 
   const router = await createRouter({
@@ -124,6 +140,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     introspection: options.introspection ?? true,
     allowedOrigins: options.allowedOrigins ?? [],
     limits: options.limits ?? {},
+    policy: {
+      decider: createPolicyDecider({
+        evaluator: policyEvaluator,
+        audit: events,
+        failOpen: options.policyFailOpen ?? false,
+      }),
+    },
   });
 
   let closed = false;
@@ -144,6 +167,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     sessions: sessions.service,
     router,
     rotateSigningKey: () => identity.rotateSigningKey(),
+    policy: policyEvaluator,
     close,
     [Symbol.asyncDispose]: close,
   };
