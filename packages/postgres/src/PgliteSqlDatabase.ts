@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
-import { APP_ROLE, applyMigrations, SCOPE_SQL } from './migrate';
+import { applyMigrations, SCOPE_SQL } from './migrate';
 
 type PgliteTx = Parameters<Parameters<PGlite['transaction']>[0]>[0];
 
@@ -32,7 +32,6 @@ export class PgliteSqlDatabase implements SqlDatabase {
 
   withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL ROLE ${APP_ROLE}`);
       await tx.query(SCOPE_SQL, [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off']);
       return work(executor(tx));
     });

@@ -1,6 +1,6 @@
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import type { Pool, PoolClient } from 'pg';
-import { APP_ROLE, applyMigrations, SCOPE_SQL } from './migrate';
+import { applyMigrations, SCOPE_SQL } from './migrate';
 
 const executor = (client: PoolClient): SqlExecutor & { exec(sql: string): Promise<void> } => ({
   async query(sql, params) {
@@ -41,9 +41,8 @@ export class PostgresSqlDatabase implements SqlDatabase {
 
   withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return inTransaction(this.options.appPool, async (client) => {
-      // Also when the pool already logs in as the app role: a misconfigured URL pointing at the
-      // owner must not silently bypass RLS.
-      await client.query(`SET LOCAL ROLE ${APP_ROLE}`);
+      // SCOPE_SQL switches to the app role also when the pool already logs in as it: a
+      // misconfigured URL pointing at the owner must not silently bypass RLS.
       await client.query(SCOPE_SQL, [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off']);
       return work(executor(client));
     });

@@ -63,5 +63,8 @@ export async function applyMigrations(
   return report;
 }
 
-/** SQL that scopes the current transaction: app role + transaction-local tenant settings. */
-export const SCOPE_SQL = `SELECT set_config('soma.tenant_id', $1, true), set_config('soma.platform_admin', $2, true)`;
+/**
+ * Scopes the current transaction in ONE round trip: the application role (`role` is the
+ * setting `SET LOCAL ROLE` changes) and the transaction-local tenant settings RLS reads.
+ */
+export const SCOPE_SQL = `SELECT set_config('role', '${APP_ROLE}', true), set_config('soma.tenant_id', $1, true), set_config('soma.platform_admin', $2, true)`;

@@ -373,12 +373,6 @@ export class SessionService {
         },
       );
     }
-    // Ownership first: whether another tenant's session is busy is none of the caller's business.
-    await this.session(claims, input.sessionId, 'sessions:write');
-    // Reserved before the transaction so two concurrent sends cannot both start an answer.
-    if (this.active.has(input.sessionId)) {
-      throw new SomaError('CONFLICT', 'the session is still answering; cancel it or wait for COMPLETED');
-    }
     const abort = new AbortController();
     let finish!: () => void;
     const reservation: ActiveGeneration = {
@@ -388,10 +382,17 @@ export class SessionService {
         finish = r;
       }),
     };
-    this.active.set(input.sessionId, reservation);
+    let reserved = false;
     try {
       const prepared = await this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+        // Ownership first: whether another tenant's session is busy is none of the caller's business.
         const session = await this.loadSession(tx, caller, input.sessionId, true);
+        // Check and reserve with no await in between, so two concurrent sends cannot both start.
+        if (this.active.has(input.sessionId)) {
+          throw new SomaError('CONFLICT', 'the session is still answering; cancel it or wait for COMPLETED');
+        }
+        this.active.set(input.sessionId, reservation);
+        reserved = true;
         if (session.status === 'CLOSED')
           throw new SomaError('CONFLICT', 'the session is closed; start a new one');
         const persona = (
@@ -454,7 +455,7 @@ export class SessionService {
         afterSequence,
       };
     } catch (error) {
-      this.active.delete(input.sessionId);
+      if (reserved) this.active.delete(input.sessionId);
       finish();
       throw error;
     }
