@@ -5,6 +5,7 @@ import {
   OpaServerPolicyEvaluator,
   type PolicyDecisionAudit,
   publishPoliciesToOpa,
+  readCompiledManifest,
 } from '@somaagent/policy';
 import type { EventEnvelope } from '@somaagent/ports';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -133,6 +134,70 @@ for (const mode of modes) {
       expect(r.errors).toBeUndefined();
       // the operation + Query.users; nested fields carry no directive
       expect(t.platform.policy.evaluations - before).toBe(2);
+    });
+
+    it('admins list the policies in force and their versions through the graph', async () => {
+      const r = await t.gql('{ policies { engine revision modules { id sha256 } } }', {}, admin.adminToken);
+      expect(r.errors).toBeUndefined();
+      expect(r.data.policies.engine).toBe(mode.name.startsWith('embedded') ? 'WASM' : 'OPA_SERVER');
+      expect(r.data.policies.revision).toBe(readCompiledManifest().revision);
+      const authz = readCompiledManifest().sources.find((m) => m.id === 'somaagent/authz/authz.rego');
+      expect(r.data.policies.modules).toContainEqual(authz);
+      const denied = await t.gql('{ policies { revision } }', {}, member);
+      expect(denied.code).toBe('FORBIDDEN');
+    });
+
+    it('admins dry-run a decision: why was this denied?', async () => {
+      const EXPLAIN =
+        'query($i: ExplainPolicyInput!) { explainPolicyDecision(input: $i) { allow policy reasons inputDigest inputJson } }';
+      const why = await t.gql(
+        EXPLAIN,
+        {
+          i: {
+            policy: 'capability',
+            subject: { subject: 'someone', capabilities: ['identity:users:read'] },
+            required: ['sessions:read'],
+          },
+        },
+        admin.adminToken,
+      );
+      expect(why.errors).toBeUndefined();
+      expect(why.data.explainPolicyDecision).toMatchObject({
+        allow: false,
+        policy: 'capability',
+        reasons: ['missing capability "sessions:read": ask a tenant admin to grant it'],
+      });
+      expect(why.data.explainPolicyDecision.inputDigest).toMatch(/^[0-9a-f]{64}$/);
+      expect(JSON.parse(why.data.explainPolicyDecision.inputJson).subject.tenantId).toBe(admin.tenantId);
+
+      const tool = await t.gql(
+        EXPLAIN,
+        {
+          i: {
+            policy: 'constitution.tool',
+            subject: { subject: 's', capabilities: [] },
+            toolName: 'shell.exec',
+          },
+        },
+        admin.adminToken,
+      );
+      expect(tool.data.explainPolicyDecision.reasons).toEqual([
+        'tool "shell.exec" is forbidden by the tenant\'s constitution',
+      ]);
+
+      const otherTenant = await t.gql(
+        EXPLAIN,
+        { i: { policy: 'public', subject: { subject: 's', tenantId: 'another', capabilities: [] } } },
+        admin.adminToken,
+      );
+      expect(otherTenant.code).toBe('FORBIDDEN');
+      const badJson = await t.gql(
+        EXPLAIN,
+        { i: { policy: 'public', argumentsJson: '{nope' } },
+        admin.adminToken,
+      );
+      expect(badJson.code).toBe('BAD_USER_INPUT');
+      expect((await t.gql(EXPLAIN, { i: { policy: 'public' } }, member)).code).toBe('FORBIDDEN');
     });
 
     it('decisions are audited on agent.audit', async () => {

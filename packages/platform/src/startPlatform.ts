@@ -8,6 +8,7 @@ import {
   identityMigrations,
 } from '@somaagent/identity';
 import { createPolicyDecider, createWasmPolicyEvaluator, type PolicyEvaluator } from '@somaagent/policy';
+import { createPolicySubgraph, POLICY_CAPABILITIES } from '@somaagent/policy-subgraph';
 import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
 import {
@@ -95,7 +96,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
     platformAdminKey: options.platformAdminKey,
     ...(options.signingKeySecret ? { signingKeySecret: options.signingKeySecret } : {}),
-    knownCapabilities: [...IDENTITY_CAPABILITIES, ...SESSIONS_CAPABILITIES],
+    knownCapabilities: [...IDENTITY_CAPABILITIES, ...SESSIONS_CAPABILITIES, ...POLICY_CAPABILITIES],
   });
   const sessions = await createSessionsSubgraph({
     db: options.db,
@@ -124,11 +125,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     options.policy === undefined || options.policy === 'embedded'
       ? await createWasmPolicyEvaluator()
       : options.policy;
+  const policy = createPolicySubgraph({ evaluator: policyEvaluator });
+  const policyServer = await serveSubgraph({
+    name: policy.name,
+    schema: policy.schema,
+    routerSecret: options.routerSecret,
+    createContext: policy.createContext,
+    host: '127.0.0.1',
+  });
   const identityJwks = identityServer.url.replace(/\/graphql$/, '/.well-known/jwks.json');
 
   const router = await createRouter({
     supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
-    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url },
+    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url, policy: policyServer.url },
     routerSecret: options.routerSecret,
     issuers: [
       { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
@@ -156,6 +165,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     await router.close();
     await identityServer.close();
     await sessionsServer.close();
+    await policyServer.close();
     await sessions[Symbol.asyncDispose]();
     if (!options.streams) await streams[Symbol.asyncDispose]();
     if (!options.events) await events[Symbol.asyncDispose]();
@@ -163,7 +173,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   return {
     url: router.url,
     wsUrl: router.wsUrl,
-    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url },
+    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url, policy: policyServer.url },
     sessions: sessions.service,
     router,
     rotateSigningKey: () => identity.rotateSigningKey(),

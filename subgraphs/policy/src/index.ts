@@ -1,0 +1,8 @@
+export {
+  createPolicySubgraph,
+  POLICY_CAPABILITIES,
+  type PolicyContext,
+  type PolicySubgraph,
+  type PolicySubgraphDeps,
+  policyTypeDefs,
+} from './createPolicySubgraph';
