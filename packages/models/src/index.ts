@@ -1,5 +1,7 @@
 export { retryDelayMs } from './backoff';
+export { LocalLlamaChatModel, type LocalLlamaChatModelOptions } from './LocalLlamaChatModel';
 export {
   OpenAICompatibleChatModel,
   type OpenAICompatibleChatModelOptions,
 } from './OpenAICompatibleChatModel';
+export { ensureTinyLlamaModel, TINY_MODEL_NAME } from './tinyLlamaModel';

@@ -1,21 +1,145 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ChatChunk, ChatModelError } from '@somaagent/ports';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ChatChunk, type ChatMessage, type ChatModel, ChatModelError } from '@somaagent/ports';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalLlamaChatModel } from '../src/LocalLlamaChatModel';
 import { OpenAICompatibleChatModel } from '../src/OpenAICompatibleChatModel';
+import { ensureTinyLlamaModel, TINY_MODEL_NAME } from '../src/tinyLlamaModel';
 
-// Against the harness's real llama.cpp server (engine `llm`; untrained model: mechanics only).
+// One suite, every ChatModel adapter, each against a real engine running an untrained model:
+// mechanics only (order, counts, stop reasons, cancellation, concurrency), never content.
 const baseUrl = process.env.SOMA_LLM_BASE_URL;
-const model = process.env.SOMA_LLM_MODEL;
+const httpModel = process.env.SOMA_LLM_MODEL;
 const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
-if (!baseUrl || !model)
+if (!baseUrl || !httpModel)
   throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
+
+interface Subject {
+  name: string;
+  chat: ChatModel;
+  model: string;
+  /**
+   * What the adapter does beyond the port. `httpRetries`: retries with backoff on 429/5xx and
+   * Retry-After (the HTTP adapter's own describe below); the in-process engine has no transport
+   * that can answer 429 or 503, so it declares none.
+   */
+  capabilities: { httpRetries: boolean };
+}
+
+const subjects: Subject[] = [
+  {
+    name: 'OpenAICompatibleChatModel → llama-server (harness engine llm)',
+    chat: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey),
+    model: httpModel,
+    capabilities: { httpRetries: true },
+  },
+  {
+    name: 'LocalLlamaChatModel → llama.cpp in-process (node-llama-cpp)',
+    chat: new LocalLlamaChatModel({
+      modelName: TINY_MODEL_NAME,
+      modelPath: () => ensureTinyLlamaModel(join(tmpdir(), 'somaagent-test-models')),
+    }),
+    model: TINY_MODEL_NAME,
+    capabilities: { httpRetries: false },
+  },
+];
+afterAll(async () => {
+  for (const s of subjects) await s.chat[Symbol.asyncDispose]();
+});
 
 async function drain(stream: AsyncIterable<ChatChunk>) {
   const chunks: ChatChunk[] = [];
   for await (const c of stream) chunks.push(c);
   return chunks;
 }
+const usageOf = (chunks: ChatChunk[]) =>
+  chunks.find((c) => c.type === 'usage') as Extract<ChatChunk, { type: 'usage' }>;
+const textOf = (chunks: ChatChunk[]) => chunks.map((c) => (c.type === 'delta' ? c.text : '')).join('');
+
+const messages: ChatMessage[] = [{ role: 'user', content: 'Count to ten.' }];
+const conversation: ChatMessage[] = [
+  { role: 'system', content: 'Be brief.' },
+  { role: 'user', content: 'Count to ten.' },
+  { role: 'assistant', content: 'One, two, three.' },
+  { role: 'user', content: 'Go on.' },
+];
+
+describe.each(subjects)('ChatModel contract: $name', ({ chat, model }) => {
+  it('streams deltas, then exactly one usage from the engine, then finish', async () => {
+    const chunks = await drain(chat.stream({ model, messages, maxTokens: 16 }));
+    const kinds = chunks.map((c) => c.type);
+    expect(kinds.filter((k) => k === 'delta').length).toBeGreaterThan(0);
+    expect(kinds.slice(-2)).toEqual(['usage', 'finish']);
+    expect(kinds.filter((k) => k === 'usage' || k === 'finish')).toHaveLength(2);
+    const usage = usageOf(chunks);
+    expect(usage.promptTokens).toBeGreaterThan(0);
+    expect(usage.completionTokens).toBeGreaterThan(0);
+    expect(usage.completionTokens).toBeLessThanOrEqual(16);
+  });
+
+  it('honours maxTokens with finish reason "length"', async () => {
+    const chunks = await drain(chat.stream({ model, messages, maxTokens: 3, temperature: 1 }));
+    const usage = usageOf(chunks);
+    expect(usage.completionTokens).toBeLessThanOrEqual(3);
+    const finish = chunks.at(-1) as Extract<ChatChunk, { type: 'finish' }>;
+    if (usage.completionTokens === 3) expect(finish.reason).toBe('length');
+  });
+
+  it('renders system, user and assistant turns: a longer conversation counts more prompt tokens', async () => {
+    const short = usageOf(await drain(chat.stream({ model, messages, maxTokens: 2 })));
+    const long = usageOf(await drain(chat.stream({ model, messages: conversation, maxTokens: 2 })));
+    expect(long.promptTokens).toBeGreaterThan(short.promptTokens + 5);
+  });
+
+  it('temperature 0 is greedy: the same prompt gives the same tokens', async () => {
+    const a = await drain(chat.stream({ model, messages, maxTokens: 8, temperature: 0 }));
+    const b = await drain(chat.stream({ model, messages, maxTokens: 8, temperature: 0 }));
+    expect(textOf(a)).toBe(textOf(b));
+    expect(usageOf(a)).toEqual(usageOf(b));
+  });
+
+  it('stops promptly when the signal aborts', async () => {
+    const abort = new AbortController();
+    const chunks: ChatChunk[] = [];
+    const started = Date.now();
+    for await (const c of chat.stream({ model, messages, maxTokens: 2000, signal: abort.signal })) {
+      chunks.push(c);
+      if (c.type === 'delta' && chunks.length === 2) abort.abort();
+    }
+    expect(chunks.at(-1)).toEqual({ type: 'finish', reason: 'cancelled' });
+    expect(chunks.filter((c) => c.type === 'usage')).toHaveLength(0);
+    expect(chunks.filter((c) => c.type === 'delta').length).toBeLessThan(50);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('an already aborted signal ends at once with "cancelled"', async () => {
+    const chunks = await drain(chat.stream({ model, messages, maxTokens: 16, signal: AbortSignal.abort() }));
+    expect(chunks).toEqual([{ type: 'finish', reason: 'cancelled' }]);
+  });
+
+  it('serves concurrent requests, each with its own usage and finish', async () => {
+    const runs = await Promise.all(
+      [5, 6, 7].map((maxTokens) => drain(chat.stream({ model, messages, maxTokens, temperature: 1 }))),
+    );
+    for (const [i, chunks] of runs.entries()) {
+      expect(chunks.map((c) => c.type).slice(-2)).toEqual(['usage', 'finish']);
+      expect(usageOf(chunks).completionTokens).toBeLessThanOrEqual(5 + i);
+    }
+  });
+});
+
+describe('ChatModel contract: both engines count with the same tokenizer and chat template', () => {
+  it('the same conversation has the same prompt token count in llama-server and in-process', async () => {
+    const [http, local] = await Promise.all(
+      subjects.map(async ({ chat, model }) =>
+        usageOf(await drain(chat.stream({ model, messages: conversation, maxTokens: 1 }))),
+      ),
+    );
+    expect(local!.promptTokens).toBe(http!.promptTokens);
+  });
+});
 
 /**
  * A real HTTP front that answers the first `failures` requests with `status` (as a rate
@@ -55,81 +179,71 @@ async function startFront(failures: number, status: number, retryAfter?: string)
   };
 }
 
-describe('OpenAICompatibleChatModel against llama.cpp', () => {
-  const chat = OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey);
-  const messages = [{ role: 'user' as const, content: 'Count to ten.' }];
-
-  it('streams deltas, then exactly one usage from the engine, then finish', async () => {
-    const chunks = await drain(chat.stream({ model, messages, maxTokens: 16 }));
-    const kinds = chunks.map((c) => c.type);
-    expect(kinds.filter((k) => k === 'delta').length).toBeGreaterThan(0);
-    expect(kinds.slice(-2)).toEqual(['usage', 'finish']);
-    const usage = chunks.at(-2) as Extract<ChatChunk, { type: 'usage' }>;
-    expect(usage.promptTokens).toBeGreaterThan(0);
-    expect(usage.completionTokens).toBeGreaterThan(0);
-    expect(usage.completionTokens).toBeLessThanOrEqual(16);
+describe('ChatModel capability httpRetries: OpenAICompatibleChatModel', () => {
+  it('is declared by the HTTP adapter only', () => {
+    expect(subjects.filter((s) => s.capabilities.httpRetries).map((s) => s.chat.kind)).toEqual([
+      'openai-compatible',
+    ]);
   });
 
-  it('honours maxTokens with finish reason "length"', async () => {
-    const chunks = await drain(chat.stream({ model, messages, maxTokens: 3, temperature: 1 }));
-    const usage = chunks.find((c) => c.type === 'usage') as Extract<ChatChunk, { type: 'usage' }>;
-    expect(usage.completionTokens).toBeLessThanOrEqual(3);
-    const finish = chunks.at(-1) as Extract<ChatChunk, { type: 'finish' }>;
-    if (usage.completionTokens === 3) expect(finish.reason).toBe('length');
-  });
+  let front: Awaited<ReturnType<typeof startFront>>;
+  afterAll(() => front?.close());
+  const model = httpModel;
 
-  it('stops promptly when the signal aborts', async () => {
-    const abort = new AbortController();
-    const chunks: ChatChunk[] = [];
+  it('retries 429 honouring Retry-After, then streams', async () => {
+    front = await startFront(1, 429, '1');
     const started = Date.now();
-    for await (const c of chat.stream({ model, messages, maxTokens: 2000, signal: abort.signal })) {
-      chunks.push(c);
-      if (c.type === 'delta' && chunks.length === 2) abort.abort();
-    }
-    expect(chunks.at(-1)).toEqual({ type: 'finish', reason: 'cancelled' });
-    expect(chunks.filter((c) => c.type === 'delta').length).toBeLessThan(50);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const chunks = await drain(
+      OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
+    );
+    expect(chunks.at(-1)?.type).toBe('finish');
+    expect(front.seen.length).toBe(2);
+    expect(front.seen[1]! - front.seen[0]!).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    await front.close();
   });
 
-  describe('retries', () => {
-    let front: Awaited<ReturnType<typeof startFront>>;
-    afterAll(() => front?.close());
-
-    it('retries 429 honouring Retry-After, then streams', async () => {
-      front = await startFront(1, 429, '1');
-      const started = Date.now();
-      const chunks = await drain(
-        OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
-      );
-      expect(chunks.at(-1)?.type).toBe('finish');
-      expect(front.seen.length).toBe(2);
-      expect(front.seen[1]! - front.seen[0]!).toBeGreaterThanOrEqual(950);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-      await front.close();
+  it('retries 5xx with backoff and gives up retriable after maxRetries', async () => {
+    front = await startFront(10, 503);
+    const model503 = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, {
+      maxRetries: 2,
+      baseDelayMs: 10,
     });
+    const error = await drain(model503.stream({ model, messages, maxTokens: 4 })).catch((e) => e);
+    expect(error).toBeInstanceOf(ChatModelError);
+    expect(error.retriable).toBe(true);
+    expect(error.status).toBe(503);
+    expect(front.seen.length).toBe(3);
+    await front.close();
+  });
 
-    it('retries 5xx with backoff and gives up retriable after maxRetries', async () => {
-      front = await startFront(10, 503);
-      const model503 = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, {
-        maxRetries: 2,
-        baseDelayMs: 10,
-      });
-      const error = await drain(model503.stream({ model, messages, maxTokens: 4 })).catch((e) => e);
-      expect(error).toBeInstanceOf(ChatModelError);
-      expect(error.retriable).toBe(true);
-      expect(error.status).toBe(503);
-      expect(front.seen.length).toBe(3);
-      await front.close();
-    });
+  it('does not retry a 400: the request itself is wrong', async () => {
+    front = await startFront(10, 400);
+    const error = await drain(
+      OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(ChatModelError);
+    expect(error.retriable).toBe(false);
+    expect(front.seen.length).toBe(1);
+  });
+});
 
-    it('does not retry a 400: the request itself is wrong', async () => {
-      front = await startFront(10, 400);
-      const error = await drain(
-        OpenAICompatibleChatModel.fromUrl(front.url, apiKey).stream({ model, messages, maxTokens: 4 }),
-      ).catch((e) => e);
-      expect(error).toBeInstanceOf(ChatModelError);
-      expect(error.retriable).toBe(false);
-      expect(front.seen.length).toBe(1);
-    });
+describe('LocalLlamaChatModel specifics', () => {
+  const local = subjects[1]!.chat;
+
+  it('refuses a model it does not serve, before streaming', async () => {
+    const error = await drain(local.stream({ model: 'gpt-4o', messages, maxTokens: 4 })).catch((e) => e);
+    expect(error).toBeInstanceOf(ChatModelError);
+    expect(error.retriable).toBe(false);
+  });
+
+  it('refuses a prompt longer than its context with a clear, non-retriable error', async () => {
+    const huge = [{ role: 'user' as const, content: 'word '.repeat(5000) }];
+    const error = await drain(local.stream({ model: TINY_MODEL_NAME, messages: huge, maxTokens: 4 })).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(ChatModelError);
+    expect(error.retriable).toBe(false);
+    expect(error.message).toMatch(/context holds 4096/);
   });
 });
