@@ -2,9 +2,14 @@
 // Set SOMA_DATABASE_URL + SOMA_DATABASE_OWNER_URL to use a PostgreSQL server instead.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { KafkaEventBus } from '@somaagent/kafka';
-import { OpenAICompatibleChatModel } from '@somaagent/models';
+import {
+  ensureTinyLlamaModel,
+  LocalLlamaChatModel,
+  OpenAICompatibleChatModel,
+  TINY_MODEL_NAME,
+} from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
 import { RedisStreamLog } from '@somaagent/redis';
@@ -34,6 +39,13 @@ const Env = z.object({
   /** Any OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (personas use it). */
   SOMA_LLM_BASE_URL: z.string().url().optional(),
   SOMA_LLM_API_KEY: z.string().default('not-needed'),
+  /**
+   * The LOCAL provider's GGUF (llama.cpp in this process). Unset: soma-tiny, generated into
+   * <data dir>/models on first use — untrained, its text is meaningless.
+   */
+  SOMA_LOCAL_MODEL_PATH: z.string().min(1).optional(),
+  /** The name personas use for that model. @default soma-tiny, or the GGUF's file name */
+  SOMA_LOCAL_MODEL_NAME: z.string().min(1).optional(),
   /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
   SOMA_MODEL_PRICES: z.string().optional(),
   /** Distributed mode: session event streams in Redis (replayable from any replica). */
@@ -126,6 +138,15 @@ const oidcIssuers = parseJsonEnv('SOMA_OIDC_ISSUERS', env.SOMA_OIDC_ISSUERS, Oid
 const prices = env.SOMA_MODEL_PRICES
   ? parseJsonEnv('SOMA_MODEL_PRICES', env.SOMA_MODEL_PRICES, ModelPrices)
   : undefined;
+// Loaded on the first answer, not here: `npm start` stays fast and pays nothing until used.
+const localModelPath = env.SOMA_LOCAL_MODEL_PATH ? resolve(env.SOMA_LOCAL_MODEL_PATH) : undefined;
+const localModelName =
+  env.SOMA_LOCAL_MODEL_NAME ??
+  (localModelPath ? basename(localModelPath).replace(/\.gguf$/i, '') : TINY_MODEL_NAME);
+const local = new LocalLlamaChatModel({
+  modelName: localModelName,
+  modelPath: localModelPath ?? (() => ensureTinyLlamaModel(join(dataDir, 'models'))),
+});
 const platform = await startPlatform({
   db,
   ...(streams ? { streams } : {}),
@@ -141,9 +162,12 @@ const platform = await startPlatform({
   allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())
     .filter(Boolean),
-  models: env.SOMA_LLM_BASE_URL
-    ? { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY) }
-    : {},
+  models: {
+    LOCAL: local,
+    ...(env.SOMA_LLM_BASE_URL
+      ? { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY) }
+      : {}),
+  },
   ...(prices ? { prices } : {}),
   externalIssuers: oidcIssuers.map((i) => ({
     issuer: i.issuer,
@@ -160,7 +184,7 @@ console.log(
   `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
 );
 console.log(
-  `  Models:           ${env.SOMA_LLM_BASE_URL ?? 'none configured (set SOMA_LLM_BASE_URL to an OpenAI-compatible server)'}`,
+  `  Models:           LOCAL ${localModelName} (llama.cpp in-process, ${localModelPath ?? 'untrained test model, generated on first use'})${env.SOMA_LLM_BASE_URL ? `; OPENAI_COMPATIBLE ${env.SOMA_LLM_BASE_URL}` : ' (SOMA_LLM_BASE_URL adds an OpenAI-compatible server)'}`,
 );
 console.log(`  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`);
 console.log(
@@ -175,6 +199,7 @@ const stop = async (signal: string) => {
   stopping = true;
   console.log(`${signal}: stopping`);
   await platform.close();
+  await local[Symbol.asyncDispose]();
   await db[Symbol.asyncDispose]();
   await streams?.[Symbol.asyncDispose]();
   await events?.[Symbol.asyncDispose]();

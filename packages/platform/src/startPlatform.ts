@@ -13,6 +13,7 @@ import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/por
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
 import {
   createSessionsSubgraph,
+  type ModelProvider,
   type PriceTable,
   SESSIONS_CAPABILITIES,
   type SessionsDeps,
@@ -43,7 +44,7 @@ export interface PlatformOptions {
   externalIssuers?: TrustedIssuer[];
   limits?: Partial<RouterLimits>;
   /** Model providers for personas. @default {} (personas cannot be created until one is configured) */
-  models?: Partial<Record<'OPENAI_COMPATIBLE', ChatModel>>;
+  models?: Partial<Record<ModelProvider, ChatModel>>;
   /** @default the sessions subgraph's DEFAULT_PRICES */
   prices?: PriceTable;
   /** @default a new InMemoryStreamLog */

@@ -4,6 +4,7 @@ import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import type { ChatMessage, ChatModel, SqlDatabase, SqlExecutor, StreamLog } from '@somaagent/ports';
 import { ChatModelError } from '@somaagent/ports';
 import { type Caller, requireCaller } from './capabilities';
+import type { ModelProvider } from './generated/resolvers-types';
 import type { OutboxRelay } from './OutboxRelay';
 import { costUsd, type PriceTable } from './prices';
 
@@ -28,7 +29,7 @@ export const DEFAULT_SESSIONS_LIMITS: SessionsLimits = {
 export interface PersonaRow {
   id: string;
   name: string;
-  provider: 'OPENAI_COMPATIBLE';
+  provider: ModelProvider;
   model: string;
   system_prompt: string;
   temperature: number;
@@ -127,7 +128,7 @@ export class SessionService {
   constructor(
     private readonly db: SqlDatabase,
     private readonly streams: StreamLog,
-    private readonly models: Partial<Record<'OPENAI_COMPATIBLE', ChatModel>>,
+    private readonly models: Partial<Record<ModelProvider, ChatModel>>,
     private readonly prices: PriceTable,
     private readonly outbox: OutboxRelay,
     private readonly limits: SessionsLimits,
@@ -140,7 +141,7 @@ export class SessionService {
     claims: VerifiedClaims | null,
     input: {
       name: string;
-      provider?: 'OPENAI_COMPATIBLE' | null;
+      provider?: ModelProvider | null;
       model: string;
       systemPrompt: string;
       temperature?: number | null;
@@ -148,7 +149,7 @@ export class SessionService {
     },
   ): Promise<PersonaRow> {
     const caller = requireCaller(claims, 'personas:write');
-    const provider = input.provider ?? 'OPENAI_COMPATIBLE';
+    const provider = input.provider ?? (this.models.OPENAI_COMPATIBLE ? 'OPENAI_COMPATIBLE' : 'LOCAL');
     const temperature = input.temperature ?? 0.7;
     const maxTokens = input.maxTokens ?? 512;
     const name = input.name.trim();

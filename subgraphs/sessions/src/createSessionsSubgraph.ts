@@ -5,7 +5,7 @@ import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
 import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
-import type { Resolvers } from './generated/resolvers-types';
+import type { ModelProvider, Resolvers } from './generated/resolvers-types';
 import {
   toMessage as message,
   toPersona as persona,
@@ -28,7 +28,7 @@ export interface SessionsDeps {
   /** Sequence-numbered, replayable session event streams. */
   streams: StreamLog;
   /** Model providers by the persona's `provider`. */
-  models: Partial<Record<'OPENAI_COMPATIBLE', ChatModel>>;
+  models: Partial<Record<ModelProvider, ChatModel>>;
   /** @default DEFAULT_PRICES */
   prices?: PriceTable;
   limits?: Partial<SessionsLimits>;

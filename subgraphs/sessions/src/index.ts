@@ -10,6 +10,7 @@ export {
   type SessionsSubgraph,
   sessionsTypeDefs,
 } from './createSessionsSubgraph';
+export type { ModelProvider } from './generated/resolvers-types';
 export { OutboxRelay } from './OutboxRelay';
 export { costUsd, DEFAULT_PRICES, type ModelPrice, type PriceTable } from './prices';
 export { CONVERSATION_TOPIC, SessionService, SLM_REQUESTS_TOPIC, sessionStream } from './SessionService';

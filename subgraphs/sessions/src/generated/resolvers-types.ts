@@ -23,7 +23,7 @@ export type CreatePersonaInput = {
   /** A model of the price table (see docs/sessions.md); unknown models are refused. */
   model: Scalars['String']['input'];
   name: Scalars['String']['input'];
-  /** @default OPENAI_COMPATIBLE */
+  /** @default OPENAI_COMPATIBLE when that provider is configured, else LOCAL */
   provider?: InputMaybe<ModelProvider>;
   systemPrompt: Scalars['String']['input'];
   /** 0..2, default 0.7. */
@@ -107,6 +107,8 @@ export type MessageStatus =
   | 'STREAMING';
 
 export type ModelProvider =
+  /** llama.cpp in the platform's own process (node-llama-cpp): the embedded default, serving soma-tiny unless SOMA_LOCAL_MODEL_PATH names another GGUF. */
+  | 'LOCAL'
   /** Any OpenAI-compatible server (configured with SOMA_LLM_BASE_URL). */
   | 'OPENAI_COMPATIBLE';
 
