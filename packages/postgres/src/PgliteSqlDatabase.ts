@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { applyMigrations, SCOPE_SQL } from './migrate';
 
@@ -14,6 +15,15 @@ const executor = (tx: PgliteTx): SqlExecutor & { exec(sql: string): Promise<void
   },
 });
 
+export interface PgliteSqlDatabaseOptions {
+  /**
+   * Make pgvector available, so a migration's `CREATE EXTENSION IF NOT EXISTS vector` works as
+   * it does on the server (`@electric-sql/pglite-pgvector`; nothing is created until then).
+   * @default true
+   */
+  vector?: boolean;
+}
+
 /**
  * Embedded PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly) for the default mode.
  * PGlite has one session and its user is a superuser, so every scoped transaction switches to
@@ -24,8 +34,8 @@ export class PgliteSqlDatabase implements SqlDatabase {
   private constructor(private readonly db: PGlite) {}
 
   /** @param dataDir folder to persist to; omit for an in-memory database. */
-  static async open(dataDir?: string): Promise<PgliteSqlDatabase> {
-    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+  static async open(dataDir?: string, options: PgliteSqlDatabaseOptions = {}): Promise<PgliteSqlDatabase> {
+    const db = new PGlite({ dataDir, extensions: options.vector === false ? {} : { vector } });
     await db.waitReady;
     return new PgliteSqlDatabase(db);
   }

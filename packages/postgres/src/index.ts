@@ -1,4 +1,4 @@
 export { loadMigrations } from './loadMigrations';
 export { APP_ROLE, applyMigrations } from './migrate';
-export { PgliteSqlDatabase } from './PgliteSqlDatabase';
+export { PgliteSqlDatabase, type PgliteSqlDatabaseOptions } from './PgliteSqlDatabase';
 export { PostgresSqlDatabase, type PostgresSqlDatabaseOptions } from './PostgresSqlDatabase';

@@ -12,6 +12,7 @@ import {
   run,
   stopPid,
 } from '../engine';
+import { ensurePgvector } from '../postgres/pgvector';
 
 /** The superuser that owns the schema and runs migrations. */
 export const OWNER_ROLE = 'soma_owner';
@@ -229,7 +230,8 @@ async function ping(connectionString: string): Promise<boolean> {
 /** Debian's PostgreSQL (the server production runs), one cluster under `.cache/infra/postgres/`. */
 export const postgresEngine: Engine = {
   name: 'postgres',
-  description: 'PostgreSQL server (Debian package postgresql), 127.0.0.1, scram-sha-256',
+  description:
+    'PostgreSQL server (Debian package postgresql) with pgvector (built from Debian source), 127.0.0.1, scram-sha-256',
 
   async install(ctx) {
     if (!findPostgresBinDir()) await installWithApt(ctx);
@@ -239,6 +241,9 @@ export const postgresEngine: Engine = {
         'running as root needs runuser (Debian package util-linux) to start PostgreSQL',
       );
     }
+    // Migrations run `CREATE EXTENSION IF NOT EXISTS vector` as soma_owner (a superuser), in `soma`
+    // and in every test database alike; the server only needs the extension's files.
+    await ensurePgvector(ctx, binDir());
   },
 
   async start(ctx) {
