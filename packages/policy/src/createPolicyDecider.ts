@@ -57,7 +57,7 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
     );
   }
 
-  const decideUncached = async (input: PolicyInput, digest: string): Promise<ScopedDecision> => {
+  const decideUncached = async (input: PolicyInput, canonical: string): Promise<ScopedDecision> => {
     const started = performance.now();
     let decision: ScopedDecision;
     let outcome: 'decided' | 'unavailable-denied' | 'unavailable-allowed-fail-open' = 'decided';
@@ -77,7 +77,7 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
     }
     if (audit) {
       const event = auditEvent(input, decision, {
-        inputDigest: digest,
+        inputDigest: createHash('sha256').update(canonical).digest('hex'),
         engine: evaluator.kind,
         outcome,
         durationMs: performance.now() - started,
@@ -98,14 +98,15 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
       let cached = 0;
       return {
         decide(input) {
-          const digest = inputDigest(input);
-          const hit = memo.get(digest);
+          // Keyed by the canonical input text; the sha256 is only computed for the audit event.
+          const key = stableStringify(input);
+          const hit = memo.get(key);
           if (hit) {
             cached++;
             return hit;
           }
-          const pending = decideUncached(input, digest);
-          memo.set(digest, pending);
+          const pending = decideUncached(input, key);
+          memo.set(key, pending);
           return pending;
         },
         get evaluated() {

@@ -27,6 +27,8 @@ export interface SomaPolicyContext {
   somaClaims?: VerifiedClaims | null;
   /** This request's decisions (one engine call per distinct question). */
   somaPolicy?: RequestPolicyScope;
+  /** Field questions of this request: allowed (`true`) or being decided. */
+  somaFieldDecisions?: Map<string, true | Promise<void>>;
 }
 
 export interface UsePolicyOptions {
@@ -102,37 +104,55 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     return context.somaPolicy;
   };
 
-  const check = async (
+  /**
+   * Decides every policy of a field; `undefined` when all are already known to allow (the items
+   * of a list after the first: no promise, no digest), else a promise that throws on a denial.
+   */
+  const check = (
     policies: readonly FieldPolicy[],
     root: unknown,
     args: Record<string, unknown>,
     context: SomaPolicyContext,
     info: GraphQLResolveInfo,
-  ) => {
+  ): Promise<void> | undefined => {
     const scope = scopeOf(context);
-    const subject = policySubject(context.somaClaims);
     const path = fieldPath(info);
     const rootTenant =
       root && typeof root === 'object' && typeof (root as { tenantId?: unknown }).tenantId === 'string'
         ? (root as { tenantId: string }).tenantId
         : undefined;
     const tenantArg = typeof args.tenantId === 'string' ? args.tenantId : undefined;
-    for (const p of policies) {
-      const input: PolicyInput = {
-        policy: p.policy,
-        subject,
-        operation: {
-          type: info.operation.operation,
-          name: info.operation.name?.value ?? null,
-        },
-        field: { parentType: info.parentType.name, name: info.fieldName, path },
-        args,
-        ...(p.required ? { required: p.required } : {}),
-        resource: { type: info.parentType.name, tenantId: rootTenant ?? tenantArg ?? null },
-      };
-      const decision = await scope.decide(input);
-      if (!decision.allow) throw policyError(decision, subject === null, path);
-    }
+    const tenant = rootTenant ?? tenantArg ?? null;
+    // A cheap key for the question this field asks; the decider's cache (keyed by the digest of
+    // the whole input) stays the source of truth, this only skips rebuilding and hashing it.
+    const key = `${info.parentType.name}.${info.fieldName}\0${path}\0${tenant}\0${JSON.stringify(args)}`;
+    const known = (context.somaFieldDecisions ??= new Map());
+    const settled = known.get(key);
+    if (settled === true) return undefined;
+    // The items of a list start resolving before the first one's decision is back: share it.
+    if (settled) return settled;
+    const pending = (async () => {
+      const subject = policySubject(context.somaClaims);
+      for (const p of policies) {
+        const input: PolicyInput = {
+          policy: p.policy,
+          subject,
+          operation: {
+            type: info.operation.operation,
+            name: info.operation.name?.value ?? null,
+          },
+          field: { parentType: info.parentType.name, name: info.fieldName, path },
+          args,
+          ...(p.required ? { required: p.required } : {}),
+          resource: { type: info.parentType.name, tenantId: tenant },
+        };
+        const decision = await scope.decide(input);
+        if (!decision.allow) throw policyError(decision, subject === null, path);
+      }
+      known.set(key, true);
+    })();
+    known.set(key, pending);
+    return pending;
   };
 
   const wrapSchema = (schema: GraphQLSchema) => {
@@ -155,9 +175,10 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
         }
         const resolve: GraphQLFieldResolver<unknown, SomaPolicyContext> =
           field.resolve ?? defaultFieldResolver;
-        field.resolve = async (root, args, context: SomaPolicyContext, info) => {
-          await check(policies, root, args, context, info);
-          return resolve(root, args, context, info);
+        field.resolve = (root, args, context: SomaPolicyContext, info) => {
+          const pending = check(policies, root, args, context, info);
+          if (!pending) return resolve(root, args, context, info);
+          return pending.then(() => resolve(root, args, context, info));
         };
       }
     }
@@ -170,6 +191,7 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     const context = args.contextValue as SomaPolicyContext;
     const scope = decider.forRequest();
     context.somaPolicy = scope;
+    context.somaFieldDecisions = new Map();
     if (!operationPolicy) return;
     const operation = operationOf(args.document, args.operationName);
     if (!operation) return;
