@@ -126,7 +126,8 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     // A cheap key for the question this field asks; the decider's cache (keyed by the digest of
     // the whole input) stays the source of truth, this only skips rebuilding and hashing it.
     const key = `${info.parentType.name}.${info.fieldName}\0${path}\0${tenant}\0${JSON.stringify(args)}`;
-    const known = (context.somaFieldDecisions ??= new Map());
+    context.somaFieldDecisions ??= new Map();
+    const known = context.somaFieldDecisions;
     const settled = known.get(key);
     if (settled === true) return undefined;
     // The items of a list start resolving before the first one's decision is back: share it.
