@@ -46,6 +46,8 @@ const Env = z.object({
   SOMA_LOCAL_MODEL_PATH: z.string().min(1).optional(),
   /** The name personas use for that model. @default soma-tiny, or the GGUF's file name */
   SOMA_LOCAL_MODEL_NAME: z.string().min(1).optional(),
+  /** CPU threads for the LOCAL engine: 1 suits soma-tiny; raise it for a real model. */
+  SOMA_LOCAL_THREADS: z.coerce.number().int().min(1).max(256).default(1),
   /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
   SOMA_MODEL_PRICES: z.string().optional(),
   /** Distributed mode: session event streams in Redis (replayable from any replica). */
@@ -146,6 +148,7 @@ const localModelName =
 const local = new LocalLlamaChatModel({
   modelName: localModelName,
   modelPath: localModelPath ?? (() => ensureTinyLlamaModel(join(dataDir, 'models'))),
+  threads: env.SOMA_LOCAL_THREADS,
 });
 const platform = await startPlatform({
   db,

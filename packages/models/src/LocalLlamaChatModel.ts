@@ -20,7 +20,12 @@ export interface LocalLlamaChatModelOptions {
    * served. @default 2
    */
   parallel?: number;
-  /** CPU threads for evaluation. @default 2 (the machines this runs on; more only contends) */
+  /**
+   * CPU threads per evaluation. ggml's threads spin-wait for each other, so on busy shared cores
+   * more threads can be far slower: soma-tiny streams ~1,000 tokens/s on 1 thread and 40–150 on
+   * 2 (2 cores shared with other work). Raise it for real, larger models on idle cores.
+   * @default 1
+   */
   threads?: number;
 }
 
@@ -65,7 +70,7 @@ export class LocalLlamaChatModel implements ChatModel {
   }
 
   private async open(): Promise<Engine> {
-    const { contextSize = 4096, parallel = 2, threads = 2 } = this.options;
+    const { contextSize = 4096, parallel = 2, threads = 1 } = this.options;
     // Loaded here only: the native addon costs ~1 s and ~30 MB, paid by LOCAL users alone.
     const [{ getLlama, LlamaLogLevel }, { Template }] = await Promise.all([
       import('node-llama-cpp'),
