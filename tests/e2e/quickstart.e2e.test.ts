@@ -59,13 +59,20 @@ describe('docs/quickstart.md, executed verbatim', () => {
       cwd: root,
       env: { ...process.env, SOMA_URL: url, SOMA_DATA_DIR: dataDir },
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 90_000,
     });
     expect(out).toContain('"slug": "acme"');
     expect(out).toContain('ada@acme.test');
     expect(out).toContain('admin@acme.test');
     expect(out).toContain('"authMethod": "API_KEY"');
     expect(out).toContain('"totalCount": 2');
-    expect(out.trim().endsWith('"FORBIDDEN"')).toBe(true);
+    expect(out).toContain('"FORBIDDEN"');
+    // Step 8: the embedded engine answered, with engine-counted usage stored.
+    const summary = JSON.parse(out.slice(out.lastIndexOf('{\n  "usage"')));
+    expect(summary.answer.status).toBe('COMPLETE');
+    expect(['stop', 'length']).toContain(summary.answer.finishReason);
+    expect(summary.answer.completionTokens).toBeGreaterThan(0);
+    expect(summary.usage.completionTokens).toBe(summary.answer.completionTokens);
+    expect(summary.usage.promptTokens).toBeGreaterThan(0);
   });
 });
