@@ -1,7 +1,14 @@
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
-import type { ChatMessage, ChatModel, SqlDatabase, SqlExecutor, StreamLog } from '@somaagent/ports';
+import type {
+  ChatChunk,
+  ChatMessage,
+  ChatModel,
+  SqlDatabase,
+  SqlExecutor,
+  StreamLog,
+} from '@somaagent/ports';
 import { ChatModelError } from '@somaagent/ports';
 import { type Caller, requireCaller } from './capabilities';
 import type { ModelProvider } from './generated/resolvers-types';
@@ -408,6 +415,19 @@ export class SessionService {
            ) recent ORDER BY created_at, id`,
           [session.id, this.limits.historyMessages],
         );
+        const messages: ChatMessage[] = [
+          ...(persona.system_prompt ? [{ role: 'system' as const, content: persona.system_prompt }] : []),
+          ...history.rows.map((m) => ({
+            role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
+            content: m.content,
+          })),
+          { role: 'user', content },
+        ];
+        // The model is asked NOW, while the rest of this transaction runs: its time to first
+        // token overlaps the writes. Nothing is emitted before the commit (chunks wait in the
+        // prefetched iterator), and a failed transaction aborts the request.
+        const modelStartedAt = performance.now();
+        const chunks = this.startModel(persona, messages, abort.signal);
         const insert = (role: string, text: string, status: string) =>
           tx.query<MessageRow>(
             `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status)
@@ -424,15 +444,7 @@ export class SessionService {
           userId: caller.subject,
           chars: content.length,
         });
-        const messages: ChatMessage[] = [
-          ...(persona.system_prompt ? [{ role: 'system' as const, content: persona.system_prompt }] : []),
-          ...history.rows.map((m) => ({
-            role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
-            content: m.content,
-          })),
-          { role: 'user', content },
-        ];
-        return { session, persona, userMessage, assistantMessage, messages };
+        return { session, persona, userMessage, assistantMessage, chunks, modelStartedAt };
       });
       this.outbox.kick();
       reservation.messageId = prepared.assistantMessage.id;
@@ -456,10 +468,54 @@ export class SessionService {
         afterSequence,
       };
     } catch (error) {
+      abort.abort();
       if (reserved) this.active.delete(input.sessionId);
       finish();
       throw error;
     }
+  }
+
+  /**
+   * Starts the provider's stream at once (the first `next()` sends the request) and hands back
+   * an iterable that yields from the start; errors surface when it is consumed.
+   */
+  private startModel(
+    persona: PersonaRow,
+    messages: ChatMessage[],
+    signal: AbortSignal,
+  ): AsyncIterable<ChatChunk> {
+    const model = this.models[persona.provider];
+    if (!model) {
+      return (async function* () {
+        yield* [];
+        throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
+      })();
+    }
+    const iterator = model
+      .stream({
+        model: persona.model,
+        messages,
+        temperature: persona.temperature,
+        maxTokens: persona.max_tokens,
+        signal,
+      })
+      [Symbol.asyncIterator]();
+    const first = iterator.next();
+    first.catch(() => undefined); // observed when consumed
+    let handedOut = false;
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          if (handedOut) return iterator.next();
+          handedOut = true;
+          return first;
+        },
+        return: async (value?: unknown) => {
+          await iterator.return?.(value);
+          return { done: true as const, value: undefined };
+        },
+      }),
+    };
   }
 
   async cancelGeneration(claims: VerifiedClaims | null, sessionId: string): Promise<MessageRow | null> {
@@ -492,7 +548,8 @@ export class SessionService {
       session: SessionRow;
       persona: PersonaRow;
       assistantMessage: MessageRow;
-      messages: ChatMessage[];
+      chunks: AsyncIterable<ChatChunk>;
+      modelStartedAt: number;
     },
     signal: AbortSignal,
     floor: number,
@@ -506,7 +563,7 @@ export class SessionService {
       lastSequence = (await this.streams.append(stream, payload, { floor })).sequence;
     };
     const now = () => new Date().toISOString();
-    const started = performance.now();
+    const started = prepared.modelStartedAt;
     let ttftMs: number | null = null;
     let text = '';
     let usage = { promptTokens: 0, completionTokens: 0 };
@@ -516,15 +573,7 @@ export class SessionService {
 
     this.streaming.add(session.id);
     try {
-      const model = this.models[persona.provider];
-      if (!model) throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
-      for await (const chunk of model.stream({
-        model: persona.model,
-        messages: prepared.messages,
-        temperature: persona.temperature,
-        maxTokens: persona.max_tokens,
-        signal,
-      })) {
+      for await (const chunk of prepared.chunks) {
         // Chunks the client library already buffered must not outlive a cancellation.
         if (signal.aborted) break;
         if (chunk.type === 'delta') {
