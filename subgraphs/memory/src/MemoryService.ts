@@ -131,10 +131,14 @@ const DOCUMENT_COLUMNS = `d.id, d.scope_kind, d.scope_id, c.name AS collection, 
   d.char_count, d.chunk_count, d.chunk_size, d.chunk_overlap, d.created_at, ${TS.replace('%s', 'd.created_at')} AS cursor_ts`;
 const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Candidates each retriever hands to the fusion, per k. */
-const CANDIDATES_PER_K = 5;
-const MIN_CANDIDATES = 50;
-const MAX_CANDIDATES = 250;
+/**
+ * Candidates each retriever hands to the fusion: its head only (2k, at least 20). Deeper lists
+ * let RRF promote items that both retrievers rank mediocre over one ranked first by one of them;
+ * with 50 per list, the labelled set (docs/memory.md) lost its best keyword hits that way.
+ */
+const CANDIDATES_PER_K = 2;
+const MIN_CANDIDATES = 20;
+const MAX_CANDIDATES = 100;
 
 const badInput = (field: string, message: string, extra: Record<string, unknown> = {}) =>
   new SomaError('BAD_USER_INPUT', message, { field, ...extra });
