@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type EmbeddingModel, UniversalSentenceEncoderEmbeddingModel } from '@somaagent/embeddings';
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
 import {
   claimsFromAccessTokenPayload,
@@ -7,6 +8,12 @@ import {
   IDENTITY_CAPABILITIES,
   identityMigrations,
 } from '@somaagent/identity';
+import {
+  createMemorySubgraph,
+  MEMORY_CAPABILITIES,
+  type MemoryDeps,
+  memoryMigrations,
+} from '@somaagent/memory';
 import { createPolicyDecider, createWasmPolicyEvaluator, type PolicyEvaluator } from '@somaagent/policy';
 import { createPolicySubgraph, POLICY_CAPABILITIES } from '@somaagent/policy-subgraph';
 import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
@@ -50,6 +57,12 @@ export interface PlatformOptions {
   /** @default a new InMemoryStreamLog */
   streams?: StreamLog;
   sessionsLimits?: SessionsDeps['limits'];
+  /**
+   * The memory domain's embedding model (recorded with every collection it creates).
+   * @default a UniversalSentenceEncoderEmbeddingModel (real weights, in this process)
+   */
+  embedder?: EmbeddingModel;
+  memoryLimits?: MemoryDeps['limits'];
   /** @default schema/supergraph.graphql of this repository */
   supergraphSdl?: string;
   /**
@@ -87,7 +100,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const events = options.events ?? new InProcessEventBus();
   const audience = options.audience ?? 'somaagent';
   const streams = options.streams ?? new InMemoryStreamLog();
-  await options.db.migrate([...identityMigrations, ...sessionsMigrations]);
+  await options.db.migrate([...identityMigrations, ...sessionsMigrations, ...memoryMigrations]);
 
   const identity = await createIdentitySubgraph({
     db: options.db,
@@ -97,7 +110,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
     platformAdminKey: options.platformAdminKey,
     ...(options.signingKeySecret ? { signingKeySecret: options.signingKeySecret } : {}),
-    knownCapabilities: [...IDENTITY_CAPABILITIES, ...SESSIONS_CAPABILITIES, ...POLICY_CAPABILITIES],
+    knownCapabilities: [
+      ...IDENTITY_CAPABILITIES,
+      ...SESSIONS_CAPABILITIES,
+      ...POLICY_CAPABILITIES,
+      ...MEMORY_CAPABILITIES,
+    ],
   });
   const sessions = await createSessionsSubgraph({
     db: options.db,
@@ -112,6 +130,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     schema: sessions.schema,
     routerSecret: options.routerSecret,
     createContext: sessions.createContext,
+    host: '127.0.0.1',
+  });
+  const embedder = options.embedder ?? new UniversalSentenceEncoderEmbeddingModel();
+  const memory = await createMemorySubgraph({
+    db: options.db,
+    embedder,
+    ...(options.memoryLimits ? { limits: options.memoryLimits } : {}),
+  });
+  const memoryServer = await serveSubgraph({
+    name: memory.name,
+    schema: memory.schema,
+    routerSecret: options.routerSecret,
+    createContext: memory.createContext,
     host: '127.0.0.1',
   });
   const identityServer = await serveSubgraph({
@@ -138,7 +169,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
 
   const router = await createRouter({
     supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
-    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url, policy: policyServer.url },
+    subgraphUrls: {
+      identity: identityServer.url,
+      sessions: sessionsServer.url,
+      policy: policyServer.url,
+      memory: memoryServer.url,
+    },
     routerSecret: options.routerSecret,
     issuers: [
       { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
@@ -167,6 +203,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     await identityServer.close();
     await sessionsServer.close();
     await policyServer.close();
+    await memoryServer.close();
+    await memory[Symbol.asyncDispose]();
+    if (!options.embedder) await embedder[Symbol.asyncDispose]();
     await sessions[Symbol.asyncDispose]();
     if (!options.streams) await streams[Symbol.asyncDispose]();
     if (!options.events) await events[Symbol.asyncDispose]();
@@ -174,7 +213,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   return {
     url: router.url,
     wsUrl: router.wsUrl,
-    subgraphUrls: { identity: identityServer.url, sessions: sessionsServer.url, policy: policyServer.url },
+    subgraphUrls: {
+      identity: identityServer.url,
+      sessions: sessionsServer.url,
+      policy: policyServer.url,
+      memory: memoryServer.url,
+    },
     sessions: sessions.service,
     router,
     rotateSigningKey: () => identity.rotateSigningKey(),
