@@ -66,7 +66,7 @@ async function javaMajor(): Promise<number> {
 function pom(): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by scripts/infra/engines/kafka.ts: resolves the Kafka broker's jars from Maven Central. -->
-<project xmlns="http://maven.apache.org/POM/4.0.0">
+<project>
   <modelVersion>4.0.0</modelVersion>
   <groupId>dev.somaagent.infra</groupId>
   <artifactId>kafka-broker</artifactId>
