@@ -16,7 +16,7 @@ import {
 } from '@somaagent/memory';
 import { createPolicyDecider, createWasmPolicyEvaluator, type PolicyEvaluator } from '@somaagent/policy';
 import { createPolicySubgraph, POLICY_CAPABILITIES } from '@somaagent/policy-subgraph';
-import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
+import type { ChatModel, ContextRetriever, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
 import {
   createSessionsSubgraph,
@@ -117,10 +117,35 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       ...MEMORY_CAPABILITIES,
     ],
   });
+  const embedder = options.embedder ?? new UniversalSentenceEncoderEmbeddingModel();
+  const memory = await createMemorySubgraph({
+    db: options.db,
+    embedder,
+    ...(options.memoryLimits ? { limits: options.memoryLimits } : {}),
+  });
+  // Sessions recall memory through a port: the two domains never import each other.
+  const retriever: ContextRetriever = {
+    async retrieve(claims, question, k, { sessionId }) {
+      const context = await memory.service.retrieveContext(claims, {
+        question,
+        k,
+        scopes: [{ kind: 'TENANT' }, { kind: 'USER' }, { kind: 'SESSION', id: sessionId }],
+      });
+      return {
+        text: context.text,
+        passages: context.citations.map((c) => ({
+          marker: c.marker,
+          memoryItemId: c.item.id,
+          score: c.score,
+        })),
+      };
+    },
+  };
   const sessions = await createSessionsSubgraph({
     db: options.db,
     events,
     streams,
+    retriever,
     models: options.models ?? {},
     ...(options.prices ? { prices: options.prices } : {}),
     ...(options.sessionsLimits ? { limits: options.sessionsLimits } : {}),
@@ -131,12 +156,6 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     routerSecret: options.routerSecret,
     createContext: sessions.createContext,
     host: '127.0.0.1',
-  });
-  const embedder = options.embedder ?? new UniversalSentenceEncoderEmbeddingModel();
-  const memory = await createMemorySubgraph({
-    db: options.db,
-    embedder,
-    ...(options.memoryLimits ? { limits: options.memoryLimits } : {}),
   });
   const memoryServer = await serveSubgraph({
     name: memory.name,

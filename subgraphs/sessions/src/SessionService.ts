@@ -5,6 +5,8 @@ import type {
   ChatChunk,
   ChatMessage,
   ChatModel,
+  ContextRetriever,
+  RecalledPassage,
   SqlDatabase,
   SqlExecutor,
   StreamLog,
@@ -41,6 +43,7 @@ export interface PersonaRow {
   system_prompt: string;
   temperature: number;
   max_tokens: number;
+  recall_k: number;
   created_at: Date;
   cursor_ts: string;
 }
@@ -74,6 +77,7 @@ export interface MessageRow {
   latency_ms: number | null;
   ttft_ms: number | null;
   finish_reason: string | null;
+  citations: RecalledPassage[];
   created_at: Date;
   cursor_ts: string;
 }
@@ -100,13 +104,13 @@ export type SessionEventPayload =
     }
   | { type: 'CANCELLED'; messageId: string; occurredAt: string };
 
-const PERSONA_COLUMNS = `id, name, provider, model, system_prompt, temperature, max_tokens, created_at,
+const PERSONA_COLUMNS = `id, name, provider, model, system_prompt, temperature, max_tokens, recall_k, created_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 const SESSION_COLUMNS = `id, tenant_id, user_id, persona_id, model, title, status, prompt_tokens, completion_tokens,
   cost_usd, last_sequence, created_at, updated_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, completion_tokens, cost_usd,
-  latency_ms, ttft_ms, finish_reason, created_at,
+  latency_ms, ttft_ms, finish_reason, citations, created_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -139,7 +143,12 @@ export class SessionService {
     private readonly prices: PriceTable,
     private readonly outbox: OutboxRelay,
     private readonly limits: SessionsLimits,
+    /** Memory recall for personas with recallK > 0; without it, personas answer without memory. */
+    private readonly retriever?: ContextRetriever,
   ) {}
+
+  /** Personas and a session's persona never change, so recallK is looked up once per session. */
+  private readonly recallKBySession = new Map<string, number>();
 
   // ------------------------------------------------------------------------------------------
   // personas
@@ -153,12 +162,14 @@ export class SessionService {
       systemPrompt: string;
       temperature?: number | null;
       maxTokens?: number | null;
+      recallK?: number | null;
     },
   ): Promise<PersonaRow> {
     const caller = requireCaller(claims, 'personas:write');
     const provider = input.provider ?? (this.models.OPENAI_COMPATIBLE ? 'OPENAI_COMPATIBLE' : 'LOCAL');
     const temperature = input.temperature ?? 0.7;
     const maxTokens = input.maxTokens ?? 512;
+    const recallK = input.recallK ?? 0;
     const name = input.name.trim();
     if (name.length < 1 || name.length > 200) throw badInput('name', 'name must be 1-200 characters');
     if (!this.prices[input.model]) {
@@ -176,13 +187,18 @@ export class SessionService {
     if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) {
       throw badInput('maxTokens', 'maxTokens must be an integer between 1 and 4096');
     }
+    if (!Number.isInteger(recallK) || recallK < 0 || recallK > 20) {
+      throw badInput('recallK', 'recallK must be an integer between 0 and 20');
+    }
+    if (recallK > 0 && !this.retriever)
+      throw badInput('recallK', 'memory recall is not configured on this server');
     return this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
       const existing = await tx.query('SELECT 1 FROM sessions.personas WHERE name = $1', [name]);
       if (existing.rowCount > 0) throw new SomaError('CONFLICT', `a persona named "${name}" already exists`);
       const { rows } = await tx.query<PersonaRow>(
-        `INSERT INTO sessions.personas (tenant_id, name, provider, model, system_prompt, temperature, max_tokens)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${PERSONA_COLUMNS}`,
-        [caller.tenantId, name, provider, input.model, input.systemPrompt, temperature, maxTokens],
+        `INSERT INTO sessions.personas (tenant_id, name, provider, model, system_prompt, temperature, max_tokens, recall_k)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${PERSONA_COLUMNS}`,
+        [caller.tenantId, name, provider, input.model, input.systemPrompt, temperature, maxTokens, recallK],
       );
       return rows[0]!;
     });
@@ -381,6 +397,9 @@ export class SessionService {
         },
       );
     }
+    // Recall runs BEFORE this domain's transaction: it reads through the memory domain's own
+    // transactions, and the embedded database serialises transactions (one would wait forever).
+    const recalled = await this.recall(claims!, caller, input.sessionId, content);
     const abort = new AbortController();
     let finish!: () => void;
     const reservation: ActiveGeneration = {
@@ -417,6 +436,14 @@ export class SessionService {
         );
         const messages: ChatMessage[] = [
           ...(persona.system_prompt ? [{ role: 'system' as const, content: persona.system_prompt }] : []),
+          ...(recalled && recalled.passages.length > 0
+            ? [
+                {
+                  role: 'system' as const,
+                  content: `Relevant memory; cite it as [n] when you use it:\n${recalled.text}`,
+                },
+              ]
+            : []),
           ...history.rows.map((m) => ({
             role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
             content: m.content,
@@ -428,14 +455,15 @@ export class SessionService {
         // prefetched iterator), and a failed transaction aborts the request.
         const modelStartedAt = performance.now();
         const chunks = this.startModel(persona, messages, abort.signal);
-        const insert = (role: string, text: string, status: string) =>
+        const insert = (role: string, text: string, status: string, citations: RecalledPassage[] = []) =>
           tx.query<MessageRow>(
-            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status)
-             VALUES ($1, $2, $3, $4, $5) RETURNING ${MESSAGE_COLUMNS}`,
-            [caller.tenantId, session.id, role, text, status],
+            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${MESSAGE_COLUMNS}`,
+            [caller.tenantId, session.id, role, text, status, JSON.stringify(citations)],
           );
         const userMessage = (await insert('USER', content, 'COMPLETE')).rows[0]!;
-        const assistantMessage = (await insert('ASSISTANT', '', 'STREAMING')).rows[0]!;
+        const assistantMessage = (await insert('ASSISTANT', '', 'STREAMING', recalled?.passages ?? []))
+          .rows[0]!;
         await tx.query('UPDATE sessions.sessions SET updated_at = now() WHERE id = $1', [session.id]);
         await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'message.created', {
           sessionId: session.id,
@@ -471,6 +499,40 @@ export class SessionService {
       abort.abort();
       if (reserved) this.active.delete(input.sessionId);
       finish();
+      throw error;
+    }
+  }
+
+  /**
+   * The persona's recall for this message, or null when it recalls nothing. A caller without
+   * `memory:read` gets an answer without memory: a persona must not read memory its user cannot.
+   */
+  private async recall(
+    claims: VerifiedClaims,
+    caller: Caller,
+    sessionId: string,
+    question: string,
+  ): Promise<{ text: string; passages: RecalledPassage[] } | null> {
+    if (!this.retriever || !UUID.test(sessionId)) return null;
+    let k = this.recallKBySession.get(sessionId);
+    if (k === undefined) {
+      const { rows } = await this.db.withScope({ tenantId: caller.tenantId }, (tx) =>
+        tx.query<{ recall_k: number }>(
+          `SELECT p.recall_k FROM sessions.sessions s JOIN sessions.personas p ON p.id = s.persona_id WHERE s.id = $1`,
+          [sessionId],
+        ),
+      );
+      // Unknown or foreign sessions are reported by the transaction that follows.
+      if (!rows[0]) return null;
+      k = rows[0].recall_k;
+      this.recallKBySession.set(sessionId, k);
+    }
+    if (k === 0) return null;
+    try {
+      return await this.retriever.retrieve(claims, question, k, { sessionId });
+    } catch (error) {
+      if (error instanceof SomaError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED'))
+        return null;
       throw error;
     }
   }

@@ -3,7 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
-import type { ChatModel, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
+import type { ChatModel, ContextRetriever, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { ModelProvider, Resolvers } from './generated/resolvers-types';
 import {
@@ -34,6 +34,8 @@ export interface SessionsDeps {
   limits?: Partial<SessionsLimits>;
   /** @default 1000 */
   outboxPollMs?: number;
+  /** Memory recall for personas with recallK > 0 (the memory domain, wired by the platform). */
+  retriever?: ContextRetriever;
 }
 
 export interface SessionsContext {
@@ -78,6 +80,7 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
     deps.prices ?? DEFAULT_PRICES,
     outbox,
     { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits },
+    deps.retriever,
   );
 
   const resolvers: Resolvers = {

@@ -9,6 +9,7 @@ export interface PersonaModel {
   systemPrompt: string;
   temperature: number;
   maxTokens: number;
+  recallK: number;
   createdAt: string;
 }
 
@@ -37,6 +38,7 @@ export interface MessageModel {
   latencyMs: number | null;
   timeToFirstTokenMs: number | null;
   finishReason: string | null;
+  citations: { marker: number; score: number; memoryItem: { id: string } }[];
   createdAt: string;
 }
 
@@ -52,6 +54,7 @@ export const toPersona = (r: PersonaRow): PersonaModel => ({
   systemPrompt: r.system_prompt,
   temperature: r.temperature,
   maxTokens: r.max_tokens,
+  recallK: r.recall_k,
   createdAt: iso(r.created_at),
 });
 
@@ -89,5 +92,12 @@ export const toMessage = (r: MessageRow): MessageModel => ({
   latencyMs: r.latency_ms,
   timeToFirstTokenMs: r.ttft_ms,
   finishReason: r.finish_reason,
+  citations: (typeof r.citations === 'string' ? JSON.parse(r.citations) : (r.citations ?? [])).map(
+    (c: { marker: number; score: number; memoryItemId: string }) => ({
+      marker: c.marker,
+      score: c.score,
+      memoryItem: { id: c.memoryItemId },
+    }),
+  ),
   createdAt: iso(r.created_at),
 });

@@ -25,6 +25,8 @@ export type CreatePersonaInput = {
   name: Scalars['String']['input'];
   /** @default OPENAI_COMPATIBLE when that provider is configured, else LOCAL */
   provider?: InputMaybe<ModelProvider>;
+  /** 0..20, default 0: memory items recalled into each prompt (needs memory:read at send time). */
+  recallK?: InputMaybe<Scalars['Int']['input']>;
   systemPrompt: Scalars['String']['input'];
   /** 0..2, default 0.7. */
   temperature?: InputMaybe<Scalars['Float']['input']>;
@@ -62,8 +64,16 @@ export type GenerationFailed = SessionEvent & {
   type: SessionEventType;
 };
 
+/** Owned by the memory subgraph; referenced here by id. */
+export type MemoryItem = {
+  __typename?: 'MemoryItem';
+  id: Scalars['ID']['output'];
+};
+
 export type Message = {
   __typename?: 'Message';
+  /** Memory the answer's prompt was given (personas with recallK > 0), by [n] marker. */
+  citations: Array<MessageCitation>;
   completionTokens: Scalars['Int']['output'];
   content: Scalars['String']['output'];
   costUsd: Scalars['Float']['output'];
@@ -80,6 +90,14 @@ export type Message = {
   status: MessageStatus;
   /** Milliseconds until the first token (assistant messages). */
   timeToFirstTokenMs?: Maybe<Scalars['Int']['output']>;
+};
+
+/** A recalled memory item an answer was given; the item itself is resolved by the memory subgraph. */
+export type MessageCitation = {
+  __typename?: 'MessageCitation';
+  marker: Scalars['Int']['output'];
+  memoryItem: MemoryItem;
+  score: Scalars['Float']['output'];
 };
 
 export type MessageConnection = {
@@ -168,6 +186,8 @@ export type Persona = {
   model: Scalars['String']['output'];
   name: Scalars['String']['output'];
   provider: ModelProvider;
+  /** Memory items recalled into each prompt (hybrid retrieval over the caller's memory); 0 = off. */
+  recallK: Scalars['Int']['output'];
   systemPrompt: Scalars['String']['output'];
   temperature: Scalars['Float']['output'];
 };
@@ -479,7 +499,9 @@ export type ResolversTypes = {
   GenerationCompleted: ResolverTypeWrapper<GenerationCompleted>;
   GenerationFailed: ResolverTypeWrapper<GenerationFailed>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  MemoryItem: ResolverTypeWrapper<MemoryItem>;
   Message: ResolverTypeWrapper<MessageModel>;
+  MessageCitation: ResolverTypeWrapper<MessageCitation>;
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageRole: MessageRole;
@@ -520,7 +542,9 @@ export type ResolversParentTypes = {
   GenerationCompleted: GenerationCompleted;
   GenerationFailed: GenerationFailed;
   Boolean: Scalars['Boolean']['output'];
+  MemoryItem: MemoryItem;
   Message: MessageModel;
+  MessageCitation: MessageCitation;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
   Mutation: Record<PropertyKey, never>;
@@ -592,8 +616,13 @@ export type GenerationFailedResolvers<ContextType = SessionsContext, ParentType 
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type MemoryItemResolvers<ContextType = SessionsContext, ParentType extends ResolversParentTypes['MemoryItem'] = ResolversParentTypes['MemoryItem']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
 export type MessageResolvers<ContextType = SessionsContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message'], FederationReferenceType extends FederationReferenceTypes['Message'] = FederationReferenceTypes['Message']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Message']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  citations?: Resolver<Array<ResolversTypes['MessageCitation']>, ParentType, ContextType>;
   completionTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   costUsd?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -606,6 +635,12 @@ export type MessageResolvers<ContextType = SessionsContext, ParentType extends R
   sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
   timeToFirstTokenMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type MessageCitationResolvers<ContextType = SessionsContext, ParentType extends ResolversParentTypes['MessageCitation'] = ResolversParentTypes['MessageCitation']> = {
+  marker?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  memoryItem?: Resolver<ResolversTypes['MemoryItem'], ParentType, ContextType>;
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
 export type MessageConnectionResolvers<ContextType = SessionsContext, ParentType extends ResolversParentTypes['MessageConnection'] = ResolversParentTypes['MessageConnection']> = {
@@ -640,6 +675,7 @@ export type PersonaResolvers<ContextType = SessionsContext, ParentType extends R
   model?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['ModelProvider'], ParentType, ContextType>;
+  recallK?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   systemPrompt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   temperature?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
@@ -759,7 +795,9 @@ export type Resolvers<ContextType = SessionsContext> = {
   GenerationCancelled?: GenerationCancelledResolvers<ContextType>;
   GenerationCompleted?: GenerationCompletedResolvers<ContextType>;
   GenerationFailed?: GenerationFailedResolvers<ContextType>;
+  MemoryItem?: MemoryItemResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
+  MessageCitation?: MessageCitationResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;

@@ -1,0 +1,24 @@
+import type { VerifiedClaims } from '@somaagent/internal-auth';
+
+/** One recalled passage a prompt was given, by the memory item it came from. */
+export interface RecalledPassage {
+  /** The `[n]` marker the passage carries in the context text. */
+  marker: number;
+  memoryItemId: string;
+  score: number;
+}
+
+/**
+ * Retrieval-augmented context for a question, as the caller may see it (tenancy, scopes and
+ * capabilities of `claims` apply). The memory domain implements it; sessions consume it without
+ * importing that domain.
+ */
+export interface ContextRetriever {
+  /** Searches what the caller may see: the tenant's, the caller's own and this session's memories. */
+  retrieve(
+    claims: VerifiedClaims,
+    question: string,
+    k: number,
+    context: { sessionId: string },
+  ): Promise<{ text: string; passages: RecalledPassage[] }>;
+}
