@@ -65,3 +65,31 @@ describe('OpenAICompatibleEmbeddingModel', () => {
     );
   });
 });
+
+describe('OpenAICompatibleEmbeddingModel against a real engine (the harness llama-server, /v1/embeddings)', () => {
+  // soma-tiny is untrained: its vectors have the model's width (128) and are deterministic, but
+  // carry no meaning, so only mechanics are asserted.
+  const baseUrl = process.env.SOMA_LLM_BASE_URL;
+  if (!baseUrl) throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL)');
+  const options = {
+    baseUrl,
+    model: process.env.SOMA_LLM_MODEL ?? 'soma-tiny',
+    apiKey: process.env.SOMA_LLM_API_KEY,
+  };
+
+  it('returns one vector per text, in order, of the declared width, the same alone or in a batch', async () => {
+    const model = new OpenAICompatibleEmbeddingModel({ ...options, dimension: 128, batchSize: 2 });
+    const texts = ['first text', 'a second, longer text about something', 'third'];
+    const batch = await model.embed(texts);
+    expect(batch).toHaveLength(3);
+    for (const v of batch) expect(v).toHaveLength(128);
+    const alone = await model.embed([texts[1]!]);
+    const norm = (v: readonly number[]) => Math.hypot(...v);
+    expect(cosine(alone[0]!, batch[1]!) / (norm(alone[0]!) * norm(batch[1]!))).toBeGreaterThan(0.999);
+  });
+
+  it('a server answering another width than declared is a DIMENSION_MISMATCH, not silent garbage', async () => {
+    const model = new OpenAICompatibleEmbeddingModel({ ...options, dimension: 384 });
+    await expect(model.embed(['hello'])).rejects.toMatchObject({ reason: 'DIMENSION_MISMATCH' });
+  });
+});

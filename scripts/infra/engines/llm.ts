@@ -316,6 +316,11 @@ function serverArgs(ctx: EngineContext, port: number): string[] {
     // Prometheus counters (tokens, requests, busy slots), as an operator would scrape them.
     '--metrics',
     '--no-webui',
+    // Also serve /v1/embeddings (mean-pooled), so the memory domain's OpenAI-compatible
+    // embeddings adapter is tested against a real engine too; chat completions keep working.
+    '--embeddings',
+    '--pooling',
+    'mean',
   ];
 }
 
