@@ -175,6 +175,7 @@ for (const size of sizes) {
   try {
     console.error(`[bench] postgres server, ${size} vectors…`);
     rows.push(await measure('PostgreSQL server', server, size, data, probes));
+    console.error(`[bench] ${JSON.stringify(rows.at(-1))}`); // progress: long runs keep what they measured
   } finally {
     await server[Symbol.asyncDispose]();
     await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
@@ -185,6 +186,7 @@ for (const size of sizes) {
     const embedded = await PgliteSqlDatabase.open();
     try {
       rows.push(await measure('PGlite (embedded)', embedded, size, data, probes));
+      console.error(`[bench] ${JSON.stringify(rows.at(-1))}`);
     } finally {
       await embedded[Symbol.asyncDispose]();
     }
