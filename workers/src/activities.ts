@@ -12,6 +12,7 @@ import type {
   SqlExecutor,
   StreamLog,
 } from '@somaagent/ports';
+import { runStream } from '../../subgraphs/capsules/src/runProtocol';
 
 export type RunEventType =
   | 'STEP_STARTED'
@@ -32,9 +33,6 @@ export interface RunEvent {
   payload: Record<string, unknown>;
   at: string;
 }
-
-/** The StreamLog stream of one run's events. */
-export const runStream = (runId: string) => `capsule-run:${runId}`;
 
 /** A step refused for its input: retrying cannot help, so engines do not retry it. */
 export class StepInputError extends Error {
@@ -373,3 +371,5 @@ export function createActivities(deps: ActivitiesDeps) {
 }
 
 export type CapsuleActivities = ReturnType<typeof createActivities>;
+
+export { runStream };

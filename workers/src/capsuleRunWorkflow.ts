@@ -5,27 +5,14 @@
  * imported as a type only) with a key unique in the run, so replays line up.
  */
 import type { ActivityOptions, WorkflowContext } from '@somaagent/ports';
-import type { CapsuleDefinition, CapsuleStep, Condition } from '../../subgraphs/capsules/src/definition';
+import type { CapsuleStep, Condition } from '../../subgraphs/capsules/src/definition';
+import {
+  type ApprovalDecision,
+  approvalSignal,
+  type CapsuleRunInput,
+} from '../../subgraphs/capsules/src/runProtocol';
 import type { CapsuleActivities } from './activities';
 import { lookup, render, type TemplateScope } from './template';
-
-export interface CapsuleRunInput {
-  tenantId: string;
-  runId: string;
-  definition: CapsuleDefinition;
-  inputs: Record<string, unknown>;
-  /** Sub-capsules the definition (transitively) uses, by `name@version`, resolved when the run started. */
-  capsules: Record<string, CapsuleDefinition>;
-}
-
-export interface ApprovalDecision {
-  approved: boolean;
-  by: string;
-  comment?: string;
-}
-
-/** Signal name of the decision on approval step `key`. */
-export const approvalSignal = (key: string) => `approval:${key}`;
 
 /** Thrown for a step that cannot go on (rejected approval, approval timeout, missing sub-capsule). */
 class StepFailure extends Error {
@@ -231,3 +218,5 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
     throw new StepFailure(message);
   }
 }
+
+export { type ApprovalDecision, approvalSignal, type CapsuleRunInput };

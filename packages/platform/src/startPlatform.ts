@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { CAPSULES_CAPABILITIES, capsulesMigrations, createCapsulesSubgraph } from '@somaagent/capsules';
 import { type EmbeddingModel, UniversalSentenceEncoderEmbeddingModel } from '@somaagent/embeddings';
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
 import {
@@ -16,7 +17,15 @@ import {
 } from '@somaagent/memory';
 import { createPolicyDecider, createWasmPolicyEvaluator, type PolicyEvaluator } from '@somaagent/policy';
 import { createPolicySubgraph, POLICY_CAPABILITIES } from '@somaagent/policy-subgraph';
-import type { ChatModel, ContextRetriever, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
+import type {
+  ChatModel,
+  ContextRetriever,
+  EventBus,
+  ObjectStorage,
+  SqlDatabase,
+  StreamLog,
+  WorkflowEngine,
+} from '@somaagent/ports';
 import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
 import {
   createSessionsSubgraph,
@@ -27,6 +36,8 @@ import {
   sessionsMigrations,
 } from '@somaagent/sessions';
 import { serveSubgraph } from '@somaagent/subgraph-server';
+import { capsuleRunWorkflow, createActivities } from '@somaagent/workers';
+import { FileSystemObjectStorage, JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
 
 export interface PlatformOptions {
   /** Relational store (PGlite in embedded mode, a PostgreSQL server in distributed mode). */
@@ -74,6 +85,18 @@ export interface PlatformOptions {
   policy?: PolicyEvaluator | 'embedded';
   /** Development only, announced loudly: allow when the policy engine cannot decide. @default false */
   policyFailOpen?: boolean;
+  /**
+   * Where capsule runs execute (docs/capsules.md). `'embedded'`: the JournalWorkflowEngine on
+   * `db`, its worker in this process. Distributed: a TemporalWorkflowEngine; its workers run
+   * workers/src/worker.ts. @default 'embedded'
+   */
+  workflowEngine?: WorkflowEngine | 'embedded';
+  /** Capsule artifacts. @default a FileSystemObjectStorage in `artifactsDir` */
+  objectStorage?: ObjectStorage;
+  /** @default '.data/artifacts' under the working directory */
+  artifactsDir?: string;
+  /** The model of capsule model-call steps (embedded engine). @default none: such steps fail, saying so */
+  capsuleModel?: { model: ChatModel; defaultModel: string };
 }
 
 export interface RunningPlatform extends AsyncDisposable {
@@ -87,6 +110,8 @@ export interface RunningPlatform extends AsyncDisposable {
   rotateSigningKey(): Promise<{ kid: string }>;
   /** The router's policy engine (tests count its evaluations). */
   policy: PolicyEvaluator;
+  /** The capsule-run engine in use. */
+  workflowEngine: WorkflowEngine;
   close(): Promise<void>;
 }
 
@@ -100,7 +125,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const events = options.events ?? new InProcessEventBus();
   const audience = options.audience ?? 'somaagent';
   const streams = options.streams ?? new InMemoryStreamLog();
-  await options.db.migrate([...identityMigrations, ...sessionsMigrations, ...memoryMigrations]);
+  await options.db.migrate([
+    ...identityMigrations,
+    ...sessionsMigrations,
+    ...memoryMigrations,
+    ...workflowsMigrations,
+    ...capsulesMigrations,
+  ]);
 
   const identity = await createIdentitySubgraph({
     db: options.db,
@@ -115,6 +146,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       ...SESSIONS_CAPABILITIES,
       ...POLICY_CAPABILITIES,
       ...MEMORY_CAPABILITIES,
+      ...CAPSULES_CAPABILITIES,
     ],
   });
   const embedder = options.embedder ?? new UniversalSentenceEncoderEmbeddingModel();
@@ -184,6 +216,34 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     createContext: policy.createContext,
     host: '127.0.0.1',
   });
+  const objectStorage =
+    options.objectStorage ??
+    (await FileSystemObjectStorage.open(options.artifactsDir ?? resolve('.data/artifacts')));
+  const workflowEngine =
+    options.workflowEngine === undefined || options.workflowEngine === 'embedded'
+      ? new JournalWorkflowEngine(options.db, {
+          workflows: { capsuleRun: capsuleRunWorkflow },
+          activities: createActivities({
+            db: options.db,
+            streams,
+            storage: objectStorage,
+            ...(options.capsuleModel ? { chat: options.capsuleModel } : {}),
+          }),
+        }).startWorker()
+      : options.workflowEngine;
+  const capsules = createCapsulesSubgraph({
+    db: options.db,
+    engine: workflowEngine,
+    storage: objectStorage,
+    streams,
+  });
+  const capsulesServer = await serveSubgraph({
+    name: capsules.name,
+    schema: capsules.schema,
+    routerSecret: options.routerSecret,
+    createContext: capsules.createContext,
+    host: '127.0.0.1',
+  });
   const identityJwks = identityServer.url.replace(/\/graphql$/, '/.well-known/jwks.json');
 
   const router = await createRouter({
@@ -193,6 +253,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       sessions: sessionsServer.url,
       policy: policyServer.url,
       memory: memoryServer.url,
+      capsules: capsulesServer.url,
     },
     routerSecret: options.routerSecret,
     issuers: [
@@ -223,6 +284,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     await sessionsServer.close();
     await policyServer.close();
     await memoryServer.close();
+    await capsulesServer.close();
+    if (workflowEngine !== options.workflowEngine) await workflowEngine[Symbol.asyncDispose]();
+    if (!options.objectStorage) await objectStorage[Symbol.asyncDispose]();
     await memory[Symbol.asyncDispose]();
     if (!options.embedder) await embedder[Symbol.asyncDispose]();
     await sessions[Symbol.asyncDispose]();
@@ -237,8 +301,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       sessions: sessionsServer.url,
       policy: policyServer.url,
       memory: memoryServer.url,
+      capsules: capsulesServer.url,
     },
     sessions: sessions.service,
+    workflowEngine,
     router,
     rotateSigningKey: () => identity.rotateSigningKey(),
     policy: policyEvaluator,

@@ -1,3 +1,12 @@
+export { CapsuleService, type CapsulesLimits, DEFAULT_CAPSULES_LIMITS } from './CapsuleService';
+export { CAPSULES_CAPABILITIES, type CapsulesCapability } from './capabilities';
+export {
+  type CapsulesContext,
+  type CapsulesDeps,
+  type CapsulesSubgraph,
+  capsulesTypeDefs,
+  createCapsulesSubgraph,
+} from './createCapsulesSubgraph';
 export * from './definition';
 export { capsulesMigrations } from './migrations';
 export {
@@ -7,3 +16,4 @@ export {
   parseCapsuleDefinition,
   validateInputs,
 } from './parseCapsuleDefinition';
+export * from './runProtocol';
