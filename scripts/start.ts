@@ -39,6 +39,8 @@ const Env = z.object({
   /** Any OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (personas use it). */
   SOMA_LLM_BASE_URL: z.string().url().optional(),
   SOMA_LLM_API_KEY: z.string().default('not-needed'),
+  /** Default model name on that server for capsule model-call steps that name none. */
+  SOMA_LLM_MODEL: z.string().min(1).optional(),
   /**
    * The LOCAL provider's GGUF (llama.cpp in this process). Unset: soma-tiny, generated into
    * <data dir>/models on first use — untrained, its text is meaningless.
@@ -145,6 +147,9 @@ const localModelPath = env.SOMA_LOCAL_MODEL_PATH ? resolve(env.SOMA_LOCAL_MODEL_
 const localModelName =
   env.SOMA_LOCAL_MODEL_NAME ??
   (localModelPath ? basename(localModelPath).replace(/\.gguf$/i, '') : TINY_MODEL_NAME);
+const remote = env.SOMA_LLM_BASE_URL
+  ? OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY)
+  : undefined;
 const local = new LocalLlamaChatModel({
   modelName: localModelName,
   modelPath: localModelPath ?? (() => ensureTinyLlamaModel(join(dataDir, 'models'))),
@@ -165,12 +170,11 @@ const platform = await startPlatform({
   allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())
     .filter(Boolean),
-  models: {
-    LOCAL: local,
-    ...(env.SOMA_LLM_BASE_URL
-      ? { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY) }
-      : {}),
-  },
+  models: { LOCAL: local, ...(remote ? { OPENAI_COMPATIBLE: remote } : {}) },
+  // Capsule model-call steps use the same engine personas default to.
+  capsuleModel: remote
+    ? { model: remote, defaultModel: env.SOMA_LLM_MODEL ?? localModelName }
+    : { model: local, defaultModel: localModelName },
   ...(prices ? { prices } : {}),
   externalIssuers: oidcIssuers.map((i) => ({
     issuer: i.issuer,
