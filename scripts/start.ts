@@ -171,6 +171,7 @@ const platform = await startPlatform({
     .map((o) => o.trim())
     .filter(Boolean),
   models: { LOCAL: local, ...(remote ? { OPENAI_COMPATIBLE: remote } : {}) },
+  artifactsDir: join(dataDir, 'artifacts'),
   // Capsule model-call steps use the same engine personas default to.
   capsuleModel: remote
     ? { model: remote, defaultModel: env.SOMA_LLM_MODEL ?? localModelName }
