@@ -67,7 +67,7 @@ function unitVectors(n: number, seed: number): number[][] {
 function clusteredVectors(n: number, centres: number[][], seed: number): number[][] {
   const r = rng(seed);
   const noise = unitVectors(n, seed + 1);
-  return noise.map((e, i) => {
+  return noise.map((e) => {
     const c = centres[Math.floor(r() * centres.length)]!;
     const v = c.map((x, d) => x + 0.9 * e[d]!);
     const norm = Math.hypot(...v);
