@@ -42,7 +42,8 @@ export default defineConfig({
           // One file at a time: e2e tests measure latencies (a disconnect must stop generation
           // within 1 s) and share the harness's model server, so they must not compete for the
           // 2 cores with each other.
-          fileParallelism: false,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           include: ['**/*.e2e.test.ts'],
           exclude: ['**/node_modules/**', '.cache/**'],
           globalSetup: ['tests/setup/globalSetup.ts'],
