@@ -65,6 +65,7 @@ describe('docs/quickstart.md, executed verbatim', () => {
     expect(out).toContain('ada@acme.test');
     expect(out).toContain('admin@acme.test');
     expect(out).toContain('"authMethod": "API_KEY"');
+    expect(out).toMatch(/"tenant": \{\s*"slug": "acme"\s*\}/);
     expect(out).toContain('"totalCount": 2');
     expect(out).toContain('"FORBIDDEN"');
     // Step 8: the embedded engine answered, with engine-counted usage stored.
