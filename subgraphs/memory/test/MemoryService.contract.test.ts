@@ -247,11 +247,13 @@ for (const adapter of adapters) {
         new PgVectorIndex(),
       );
       const before = await rowCounts(db);
+      // Started one at a time: a rejection nobody awaits yet is an unhandled rejection, and the
+      // embedded model's WebAssembly runtime turns those into process crashes.
       for (const op of [
-        down.remember(erin, { text: 'something worth keeping' }),
-        down.ingestDocument(erin, { title: 'doc', text: GUIDE, chunkSize: 200 }),
+        () => down.remember(erin, { text: 'something worth keeping' }),
+        () => down.ingestDocument(erin, { title: 'doc', text: GUIDE, chunkSize: 200 }),
       ]) {
-        const error = (await op.catch((e: unknown) => e)) as { message: string; extensions: object };
+        const error = (await op().catch((e: unknown) => e)) as { message: string; extensions: object };
         expect(error.extensions).toMatchObject({ code: 'UNAVAILABLE', retriable: true });
         expect(error.message).toMatch(/cannot be reached \(ECONNREFUSED\).*nothing was stored/);
       }
@@ -274,11 +276,11 @@ for (const adapter of adapters) {
       );
       const before = await rowCounts(db);
       for (const op of [
-        other.remember(frank, { text: 'another' }),
-        other.recall(frank, { query: 'model' }),
-        other.ingestDocument(frank, { title: 'd', text: 'some text' }),
+        () => other.remember(frank, { text: 'another' }),
+        () => other.recall(frank, { query: 'model' }),
+        () => other.ingestDocument(frank, { title: 'd', text: 'some text' }),
       ]) {
-        const error = (await op.catch((e: unknown) => e)) as { message: string; extensions: object };
+        const error = (await op().catch((e: unknown) => e)) as { message: string; extensions: object };
         expect(error.message).toMatch(
           /collection "default" holds 512-dimensional vectors of model "universal-sentence-encoder-lite", but this server embeds with "all-minilm-l6-v2" \(384 dimensions\)/,
         );
