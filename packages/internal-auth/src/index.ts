@@ -90,3 +90,4 @@ export function verifyRouterEnvelope(
   }
   return claims;
 }
+export { holdsCapability, requireTenantCaller, type TenantCaller } from './requireTenantCaller';

@@ -246,15 +246,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   });
   const identityJwks = identityServer.url.replace(/\/graphql$/, '/.well-known/jwks.json');
 
+  const subgraphUrls = {
+    identity: identityServer.url,
+    sessions: sessionsServer.url,
+    policy: policyServer.url,
+    memory: memoryServer.url,
+    capsules: capsulesServer.url,
+  };
   const router = await createRouter({
     supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
-    subgraphUrls: {
-      identity: identityServer.url,
-      sessions: sessionsServer.url,
-      policy: policyServer.url,
-      memory: memoryServer.url,
-      capsules: capsulesServer.url,
-    },
+    subgraphUrls,
     routerSecret: options.routerSecret,
     issuers: [
       { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
@@ -296,13 +297,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   return {
     url: router.url,
     wsUrl: router.wsUrl,
-    subgraphUrls: {
-      identity: identityServer.url,
-      sessions: sessionsServer.url,
-      policy: policyServer.url,
-      memory: memoryServer.url,
-      capsules: capsulesServer.url,
-    },
+    subgraphUrls,
     sessions: sessions.service,
     workflowEngine,
     router,

@@ -1,5 +1,9 @@
-import { SomaError } from '@somaagent/errors';
-import type { VerifiedClaims } from '@somaagent/internal-auth';
+import {
+  holdsCapability,
+  requireTenantCaller,
+  type TenantCaller,
+  type VerifiedClaims,
+} from '@somaagent/internal-auth';
 
 /** Capabilities of the capsules domain (stable strings; '*' grants all). */
 export const CAPSULES_CAPABILITIES = [
@@ -10,25 +14,10 @@ export const CAPSULES_CAPABILITIES = [
 ] as const;
 export type CapsulesCapability = (typeof CAPSULES_CAPABILITIES)[number];
 
-export interface Caller {
-  tenantId: string;
-  subject: string;
-  capabilities: readonly string[];
-}
+export type Caller = TenantCaller;
 
-export const holds = (caller: { capabilities: readonly string[] }, capability: string) =>
-  caller.capabilities.includes('*') || caller.capabilities.includes(capability);
+export const holds = holdsCapability;
 
-/** The caller acting on a tenant and holding `capability`; otherwise UNAUTHENTICATED/FORBIDDEN. */
-export function requireCaller(claims: VerifiedClaims | null, capability: CapsulesCapability): Caller {
-  if (!claims) throw new SomaError('UNAUTHENTICATED', 'sign in first: this field needs an access token');
-  if (!claims.tenantId) {
-    throw new SomaError('FORBIDDEN', 'this field acts on a tenant; the token names none', { capability });
-  }
-  if (!holds(claims, capability)) {
-    throw new SomaError('FORBIDDEN', `missing capability "${capability}": ask a tenant admin to grant it`, {
-      capability,
-    });
-  }
-  return { tenantId: claims.tenantId, subject: claims.subject, capabilities: claims.capabilities };
-}
+/** The caller acting on a tenant and holding `capability` (shared rule: packages/internal-auth). */
+export const requireCaller = (claims: VerifiedClaims | null, capability: CapsulesCapability): Caller =>
+  requireTenantCaller(claims, capability);
