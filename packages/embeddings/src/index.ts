@@ -12,3 +12,7 @@ export {
   UniversalSentenceEncoderEmbeddingModel,
   type UniversalSentenceEncoderOptions,
 } from './UniversalSentenceEncoderEmbeddingModel';
+export {
+  UniversalSentenceEncoderWorkerEmbeddingModel,
+  type UniversalSentenceEncoderWorkerOptions,
+} from './UniversalSentenceEncoderWorkerEmbeddingModel';
