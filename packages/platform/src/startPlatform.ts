@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CAPSULES_CAPABILITIES, capsulesMigrations, createCapsulesSubgraph } from '@somaagent/capsules';
-import { type EmbeddingModel, UniversalSentenceEncoderEmbeddingModel } from '@somaagent/embeddings';
+import { type EmbeddingModel, UniversalSentenceEncoderWorkerEmbeddingModel } from '@somaagent/embeddings';
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
 import {
   claimsFromAccessTokenPayload,
@@ -70,7 +70,7 @@ export interface PlatformOptions {
   sessionsLimits?: SessionsDeps['limits'];
   /**
    * The memory domain's embedding model (recorded with every collection it creates).
-   * @default a UniversalSentenceEncoderEmbeddingModel (real weights, in this process)
+   * @default a UniversalSentenceEncoderWorkerEmbeddingModel (real weights, one worker thread)
    */
   embedder?: EmbeddingModel;
   memoryLimits?: MemoryDeps['limits'];
@@ -149,7 +149,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       ...CAPSULES_CAPABILITIES,
     ],
   });
-  const embedder = options.embedder ?? new UniversalSentenceEncoderEmbeddingModel();
+  // In a worker thread: a large document's embedding must not stall every other request.
+  const embedder = options.embedder ?? new UniversalSentenceEncoderWorkerEmbeddingModel();
   const memory = await createMemorySubgraph({
     db: options.db,
     embedder,
