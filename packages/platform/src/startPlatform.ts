@@ -174,8 +174,20 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       };
     },
   };
+  const policyEvaluator =
+    options.policy === undefined || options.policy === 'embedded'
+      ? await createWasmPolicyEvaluator()
+      : options.policy;
+  // One decider for the router's directives and the sessions subgraph's model calls: the same
+  // engine, the same fail-closed switch, the same audit sink.
+  const policyDecider = createPolicyDecider({
+    evaluator: policyEvaluator,
+    audit: events,
+    failOpen: options.policyFailOpen ?? false,
+  });
   const sessions = await createSessionsSubgraph({
     db: options.db,
+    policy: policyDecider,
     events,
     streams,
     retriever,
@@ -205,10 +217,6 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     getRoutes: identity.getRoutes,
     host: '127.0.0.1',
   });
-  const policyEvaluator =
-    options.policy === undefined || options.policy === 'embedded'
-      ? await createWasmPolicyEvaluator()
-      : options.policy;
   const policy = createPolicySubgraph({ evaluator: policyEvaluator });
   const policyServer = await serveSubgraph({
     name: policy.name,
@@ -268,13 +276,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     introspection: options.introspection ?? true,
     allowedOrigins: options.allowedOrigins ?? [],
     limits: options.limits ?? {},
-    policy: {
-      decider: createPolicyDecider({
-        evaluator: policyEvaluator,
-        audit: events,
-        failOpen: options.policyFailOpen ?? false,
-      }),
-    },
+    policy: { decider: policyDecider },
   });
 
   let closed = false;

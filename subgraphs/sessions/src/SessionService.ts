@@ -1,6 +1,7 @@
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
+import { type PolicyDecider, policySubject } from '@somaagent/policy';
 import type {
   ChatChunk,
   ChatMessage,
@@ -121,6 +122,18 @@ interface ActiveGeneration {
   done: Promise<void>;
 }
 
+/** What a session's model calls are made with (its persona's; personas never change). */
+interface SessionModelUse {
+  personaId: string;
+  provider: ModelProvider;
+  model: string;
+  maxTokens: number;
+  recallK: number;
+}
+
+/** The policy every model call is asked of (policies/somaagent/authz: the tenant's constitution). */
+export const MODEL_POLICY = 'constitution.model';
+
 /** Stream key of a session's events in the StreamLog. */
 export const sessionStream = (sessionId: string) => `session:${sessionId}`;
 
@@ -143,12 +156,18 @@ export class SessionService {
     private readonly prices: PriceTable,
     private readonly outbox: OutboxRelay,
     private readonly limits: SessionsLimits,
+    /** Asks `constitution.model` before every model call (fail-closed, audited). */
+    private readonly policy: PolicyDecider,
     /** Memory recall for personas with recallK > 0; without it, personas answer without memory. */
     private readonly retriever?: ContextRetriever,
   ) {}
 
-  /** Personas and a session's persona never change, so recallK is looked up once per session. */
-  private readonly recallKBySession = new Map<string, number>();
+  /**
+   * Personas and a session's persona never change, so what a session's model calls use is
+   * looked up once per session. Keyed by tenant too: another tenant's request for the same id
+   * must not see this tenant's persona (its model name would leak into a policy denial).
+   */
+  private readonly modelUseBySession = new Map<string, SessionModelUse>();
 
   // ------------------------------------------------------------------------------------------
   // personas
@@ -260,6 +279,8 @@ export class SessionService {
         [caller.tenantId, caller.subject, persona.id, persona.model, input.title ?? null],
       );
       const session = rows[0]!;
+      // The first sendMessage then needs no lookup of its own (it is on the time-to-first-token path).
+      this.modelUseBySession.set(`${caller.tenantId}:${session.id}`, toModelUse(persona));
       await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.started', {
         sessionId: session.id,
         personaId: persona.id,
@@ -373,6 +394,7 @@ export class SessionService {
         [id],
       );
       await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.closed', { sessionId: id });
+      this.modelUseBySession.delete(`${caller.tenantId}:${id}`);
       return rows[0]!;
     });
   }
@@ -397,9 +419,16 @@ export class SessionService {
         },
       );
     }
-    // Recall runs BEFORE this domain's transaction: it reads through the memory domain's own
-    // transactions, and the embedded database serialises transactions (one would wait forever).
-    const recalled = await this.recall(claims!, caller, input.sessionId, content);
+    // The constitution is asked and memory recalled BEFORE this domain's transaction, side by
+    // side: a denial stores nothing and never reaches the model; recall reads through the memory
+    // domain's own transactions, and the embedded database serialises transactions (one would
+    // wait forever). An unknown or foreign session has no model use here; the transaction
+    // reports it (NOT_FOUND / FORBIDDEN).
+    const use = await this.modelUse(caller, input.sessionId);
+    const [recalled] = await Promise.all([
+      use ? this.recall(claims!, use, input.sessionId, content) : null,
+      use ? this.authorizeModelUse(claims!, caller, use) : undefined,
+    ]);
     const abort = new AbortController();
     let finish!: () => void;
     const reservation: ActiveGeneration = {
@@ -427,6 +456,10 @@ export class SessionService {
             session.persona_id,
           ])
         ).rows[0]!;
+        // Fail-closed: a model call the constitution was not asked about is never made.
+        if (use?.personaId !== persona.id) {
+          await this.authorizeModelUse(claims!, caller, toModelUse(persona));
+        }
         const history = await tx.query<{ role: 'USER' | 'ASSISTANT'; content: string }>(
           `SELECT role, content FROM (
              SELECT role, content, created_at, id FROM sessions.messages
@@ -503,33 +536,72 @@ export class SessionService {
     }
   }
 
+  /** What the session's model calls use, or null when the session is not the caller's tenant's. */
+  private async modelUse(caller: Caller, sessionId: string): Promise<SessionModelUse | null> {
+    if (!UUID.test(sessionId)) return null;
+    const key = `${caller.tenantId}:${sessionId}`;
+    const cached = this.modelUseBySession.get(key);
+    if (cached) return cached;
+    const { rows } = await this.db.withScope({ tenantId: caller.tenantId }, (tx) =>
+      tx.query<ModelUseColumns>(
+        `SELECT p.id, p.provider, p.model, p.max_tokens, p.recall_k FROM sessions.sessions s
+           JOIN sessions.personas p ON p.id = s.persona_id WHERE s.id = $1`,
+        [sessionId],
+      ),
+    );
+    if (!rows[0]) return null;
+    const use = toModelUse(rows[0]);
+    this.modelUseBySession.set(key, use);
+    return use;
+  }
+
+  /**
+   * Asks the tenant's constitution (`constitution.model`) whether this model call may be made:
+   * the same Rego that gates personas at creation, asked again per call because a constitution
+   * can change after a persona was created. Denied → FORBIDDEN with the policy's reasons; engine
+   * unavailable → UNAVAILABLE (fail-closed). The decider audits every decision.
+   */
+  private async authorizeModelUse(
+    claims: VerifiedClaims,
+    caller: Caller,
+    use: SessionModelUse,
+  ): Promise<void> {
+    const decision = await this.policy.forRequest().decide({
+      policy: MODEL_POLICY,
+      subject: policySubject(claims),
+      model: { name: use.model, maxTokens: use.maxTokens },
+      field: { parentType: 'Mutation', name: 'sendMessage', path: 'sendMessage' },
+      resource: { tenantId: caller.tenantId, type: 'Persona' },
+    });
+    if (decision.allow) return;
+    const details = { reason: 'POLICY_DENIED', policy: MODEL_POLICY, reasons: decision.reasons };
+    if (decision.unavailable) {
+      throw new SomaError(
+        'UNAVAILABLE',
+        `${decision.reasons[0] ?? 'policy engine unavailable'} (fail-closed): the model was not called and nothing was stored; retry shortly`,
+        { ...details, reason: 'POLICY_ENGINE_UNAVAILABLE', retriable: true },
+      );
+    }
+    throw new SomaError(
+      'FORBIDDEN',
+      `denied by policy "${MODEL_POLICY}": ${decision.reasons.join('; ') || 'denied by policy'}; nothing was stored — use a persona whose model and maxTokens the tenant's constitution allows`,
+      details,
+    );
+  }
+
   /**
    * The persona's recall for this message, or null when it recalls nothing. A caller without
    * `memory:read` gets an answer without memory: a persona must not read memory its user cannot.
    */
   private async recall(
     claims: VerifiedClaims,
-    caller: Caller,
+    use: SessionModelUse,
     sessionId: string,
     question: string,
   ): Promise<{ text: string; passages: RecalledPassage[] } | null> {
-    if (!this.retriever || !UUID.test(sessionId)) return null;
-    let k = this.recallKBySession.get(sessionId);
-    if (k === undefined) {
-      const { rows } = await this.db.withScope({ tenantId: caller.tenantId }, (tx) =>
-        tx.query<{ recall_k: number }>(
-          `SELECT p.recall_k FROM sessions.sessions s JOIN sessions.personas p ON p.id = s.persona_id WHERE s.id = $1`,
-          [sessionId],
-        ),
-      );
-      // Unknown or foreign sessions are reported by the transaction that follows.
-      if (!rows[0]) return null;
-      k = rows[0].recall_k;
-      this.recallKBySession.set(sessionId, k);
-    }
-    if (k === 0) return null;
+    if (!this.retriever || use.recallK === 0) return null;
     try {
-      return await this.retriever.retrieve(claims, question, k, { sessionId });
+      return await this.retriever.retrieve(claims, question, use.recallK, { sessionId });
     } catch (error) {
       if (error instanceof SomaError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED'))
         return null;
@@ -791,5 +863,15 @@ export class SessionService {
     for (const timer of this.cancelTimers.values()) clearTimeout(timer);
   }
 }
+
+type ModelUseColumns = Pick<PersonaRow, 'id' | 'provider' | 'model' | 'max_tokens' | 'recall_k'>;
+
+const toModelUse = (p: ModelUseColumns): SessionModelUse => ({
+  personaId: p.id,
+  provider: p.provider,
+  model: p.model,
+  maxTokens: p.max_tokens,
+  recallK: p.recall_k,
+});
 
 const badInput = (field: string, message: string) => new SomaError('BAD_USER_INPUT', message, { field });

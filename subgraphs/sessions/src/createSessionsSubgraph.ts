@@ -3,6 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
+import type { PolicyDecider } from '@somaagent/policy';
 import type { ChatModel, ContextRetriever, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { ModelProvider, Resolvers } from './generated/resolvers-types';
@@ -29,6 +30,13 @@ export interface SessionsDeps {
   streams: StreamLog;
   /** Model providers by the persona's `provider`. */
   models: Partial<Record<ModelProvider, ChatModel>>;
+  /**
+   * Asks `constitution.model` before every model call, audited (the platform passes the
+   * router's decider: same engine, same audit sink). Required, with no allow-all default: a
+   * sessions subgraph that forgot its policy would call models the constitution forbids —
+   * issue 5 asks that the same policies gate model use, and fail-closed means no silent bypass.
+   */
+  policy: PolicyDecider;
   /** @default DEFAULT_PRICES */
   prices?: PriceTable;
   limits?: Partial<SessionsLimits>;
@@ -80,6 +88,7 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
     deps.prices ?? DEFAULT_PRICES,
     outbox,
     { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits },
+    deps.policy,
     deps.retriever,
   );
 

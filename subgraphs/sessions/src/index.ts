@@ -13,7 +13,13 @@ export {
 export type { ModelProvider } from './generated/resolvers-types';
 export { OutboxRelay } from './OutboxRelay';
 export { costUsd, DEFAULT_PRICES, type ModelPrice, type PriceTable } from './prices';
-export { CONVERSATION_TOPIC, SessionService, SLM_REQUESTS_TOPIC, sessionStream } from './SessionService';
+export {
+  CONVERSATION_TOPIC,
+  MODEL_POLICY,
+  SessionService,
+  SLM_REQUESTS_TOPIC,
+  sessionStream,
+} from './SessionService';
 
 /** The sessions schema's migrations; apply with `db.migrate(sessionsMigrations)` before serving. */
 export const sessionsMigrations: Migration[] = loadMigrations(
