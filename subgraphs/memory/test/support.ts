@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UniversalSentenceEncoderEmbeddingModel } from '@somaagent/embeddings';
+import { UniversalSentenceEncoderWorkerEmbeddingModel } from '@somaagent/embeddings';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { SqlDatabase } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
@@ -23,8 +23,12 @@ export async function openMigrated(adapter: Adapter): Promise<SqlDatabase> {
   return db;
 }
 
-/** One process-wide instance: the weights load once (~0.2 s) and are shared by every test file's suites. */
-export const embedder = new UniversalSentenceEncoderEmbeddingModel();
+/**
+ * One instance per test file's process: the worker thread loads the weights once (~1 s) and serves
+ * every suite of the file. The adapter the platform uses by default; the in-thread one is covered
+ * by packages/embeddings' contract suite.
+ */
+export const embedder = new UniversalSentenceEncoderWorkerEmbeddingModel();
 
 export function claimsFor(
   tenantId: string,
