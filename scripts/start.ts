@@ -3,6 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import {
+  type EmbeddingModel,
+  OpenAICompatibleEmbeddingModel,
+  UniversalSentenceEncoderWorkerEmbeddingModel,
+} from '@somaagent/embeddings';
 import { KafkaEventBus } from '@somaagent/kafka';
 import {
   ensureTinyLlamaModel,
@@ -56,6 +61,16 @@ const Env = z.object({
   SOMA_REDIS_URL: z.string().url().optional(),
   /** Distributed mode: platform events on Kafka, comma-separated host:port list. */
   SOMA_KAFKA_BROKERS: z.string().optional(),
+  /**
+   * Memory embeddings from an OpenAI-compatible `/v1/embeddings` server, e.g.
+   * http://127.0.0.1:8081/v1. Unset: Universal Sentence Encoder lite in a worker thread.
+   */
+  SOMA_EMBEDDINGS_BASE_URL: z.string().url().optional(),
+  /** Required with SOMA_EMBEDDINGS_BASE_URL: the model name sent and recorded with vectors. */
+  SOMA_EMBEDDINGS_MODEL: z.string().min(1).optional(),
+  /** Required with SOMA_EMBEDDINGS_BASE_URL: the width of that model's vectors (checked). */
+  SOMA_EMBEDDINGS_DIMENSION: z.coerce.number().int().min(1).max(16_000).optional(),
+  SOMA_EMBEDDINGS_API_KEY: z.string().min(1).optional(),
 });
 const ModelPrices = z.record(
   z.string(),
@@ -77,6 +92,12 @@ if (!parsed.success) {
   process.exit(2);
 }
 const env = parsed.data;
+if (env.SOMA_EMBEDDINGS_BASE_URL && (!env.SOMA_EMBEDDINGS_MODEL || !env.SOMA_EMBEDDINGS_DIMENSION)) {
+  console.error(
+    'Invalid configuration: SOMA_EMBEDDINGS_BASE_URL needs SOMA_EMBEDDINGS_MODEL and SOMA_EMBEDDINGS_DIMENSION (the model name and the width of its vectors, e.g. 384 for all-MiniLM-L6-v2).',
+  );
+  process.exit(2);
+}
 const dataDir = resolve(env.SOMA_DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 
@@ -155,7 +176,19 @@ const local = new LocalLlamaChatModel({
   modelPath: localModelPath ?? (() => ensureTinyLlamaModel(join(dataDir, 'models'))),
   threads: env.SOMA_LOCAL_THREADS,
 });
+// Memory's embeddings: a remote OpenAI-compatible server when configured, else the embedded model
+// in a worker thread. Each collection records the model and dimension of its first write, so a
+// switch later is refused (CONFLICT) for existing collections rather than mixing vectors.
+const embedder: EmbeddingModel = env.SOMA_EMBEDDINGS_BASE_URL
+  ? new OpenAICompatibleEmbeddingModel({
+      baseUrl: env.SOMA_EMBEDDINGS_BASE_URL,
+      model: env.SOMA_EMBEDDINGS_MODEL!,
+      dimension: env.SOMA_EMBEDDINGS_DIMENSION!,
+      ...(env.SOMA_EMBEDDINGS_API_KEY ? { apiKey: env.SOMA_EMBEDDINGS_API_KEY } : {}),
+    })
+  : new UniversalSentenceEncoderWorkerEmbeddingModel();
 const platform = await startPlatform({
+  embedder,
   db,
   ...(streams ? { streams } : {}),
   ...(events ? { events } : {}),
@@ -194,6 +227,9 @@ console.log(
 console.log(
   `  Models:           LOCAL ${localModelName} (llama.cpp in-process, ${localModelPath ?? 'untrained test model, generated on first use'})${env.SOMA_LLM_BASE_URL ? `; OPENAI_COMPATIBLE ${env.SOMA_LLM_BASE_URL}` : ' (SOMA_LLM_BASE_URL adds an OpenAI-compatible server)'}`,
 );
+console.log(
+  `  Embeddings:       ${embedder.model} (${embedder.dimension}-d, ${env.SOMA_EMBEDDINGS_BASE_URL ? env.SOMA_EMBEDDINGS_BASE_URL : 'in-process worker thread; SOMA_EMBEDDINGS_BASE_URL selects an OpenAI-compatible server'})`,
+);
 console.log(`  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`);
 console.log(
   keyIsNew
@@ -208,6 +244,7 @@ const stop = async (signal: string) => {
   console.log(`${signal}: stopping`);
   await platform.close();
   await local[Symbol.asyncDispose]();
+  await embedder[Symbol.asyncDispose]();
   await db[Symbol.asyncDispose]();
   await streams?.[Symbol.asyncDispose]();
   await events?.[Symbol.asyncDispose]();
