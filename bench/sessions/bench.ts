@@ -1,35 +1,45 @@
 // bench/sessions: what the platform adds on top of the model server, measured side by side in
 // one run against the harness's llama.cpp server (engine `llm`, brought up if needed).
 //
-//   npx tsx bench/sessions/bench.ts [--runs 30] [--concurrency 100,1000] [--max-tokens 24]
+//   npx tsx bench/sessions/bench.ts [--runs 200] [--concurrency 100,1000] [--max-tokens 24] [--trace-runs 100]
 //
+// The platform (router + subgraphs, embedded PGlite) runs in a CHILD process
+// (platformProcess.ts); this process is only the client, as a real client would be.
 // 1. Time to first token and inter-token gap: the `openai` client straight to llama-server
-//    (baseline) vs a GraphQL client through the router (sendMessage + sessionEvents over
-//    graphql-ws), sequential runs, p50/p95 and the ratio.
-// 2. N concurrent streaming sessions through the router: token delivery lag (client receipt
-//    minus the moment the subgraph emitted the token), errors, process RSS.
+//    (direct) vs a GraphQL client through the router (sendMessage + sessionEvents over
+//    graphql-ws), samples interleaved direct/routed (order alternating each pair, after a
+//    warm-up), p50/p95 of both, their difference and ratio, and the paired per-sample difference.
+// 2. N concurrent streaming sessions through the router: token delivery lag, errors, RSS of the
+//    platform process.
+// 3. With --trace-runs > 0: a second platform process with profiling probes (trace.ts) and a
+//    breakdown of where the routed time to first token goes.
 // Prints numbers only; asserts nothing (CONVENTIONS: speed lives here, not in tests).
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { OpenAICompatibleChatModel } from '@somaagent/models';
-import { startPlatform } from '@somaagent/platform';
-import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { createClient } from 'graphql-ws';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
 import { engineByName } from '../../scripts/infra/engines/index';
 import { up } from '../../scripts/infra/infra';
+import type { MarkName } from './trace';
 
 const { values } = parseArgs({
   options: {
-    runs: { type: 'string', default: '30' },
+    runs: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '100,1000' },
     'max-tokens': { type: 'string', default: '24' },
+    'trace-runs': { type: 'string', default: '100' },
   },
 });
 const runs = Number(values.runs);
-const levels = values.concurrency!.split(',').map(Number);
+const warmup = Number(values.warmup);
+const levels = values.concurrency ? values.concurrency.split(',').filter(Boolean).map(Number) : [];
 const maxTokens = Number(values['max-tokens']);
+const traceRuns = Number(values['trace-runs']);
 
 const percentile = (xs: number[], p: number) => {
   if (xs.length === 0) return Number.NaN;
@@ -37,6 +47,11 @@ const percentile = (xs: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 const ms = (x: number) => `${x.toFixed(2)} ms`;
+const now = () => performance.timeOrigin + performance.now();
+const load = () =>
+  `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} on ${cpus().length} cores`;
 
 console.error('[bench] bringing up the llm engine…');
 const { env } = await up([engineByName('llm')], { progress: (e, m) => console.error(`[infra] ${e}: ${m}`) });
@@ -44,20 +59,101 @@ const baseURL = env.SOMA_LLM_BASE_URL!;
 const model = env.SOMA_LLM_MODEL!;
 const apiKey = env.SOMA_LLM_API_KEY ?? 'not-needed';
 
-const db = await PgliteSqlDatabase.open();
-const platformAdminKey = `sk_platform_${randomBytes(32).toString('base64url')}`;
-const platform = await startPlatform({
-  db,
-  issuer: 'http://bench.somaagent',
-  routerSecret: randomBytes(32).toString('base64url'),
-  platformAdminKey,
-  models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseURL, apiKey) },
-  prices: { [model]: { promptUsdPerMillion: 0.1, completionUsdPerMillion: 0.4 } },
-  limits: { maxSubscriptionsPerConnection: 20 },
-});
+// ---------------------------------------------------------------------------------------------
+// the platform process
 
-async function gql(query: string, variables: Record<string, unknown>, token?: string) {
-  const res = await fetch(platform.url, {
+interface Platform {
+  child: ChildProcess;
+  lines: Interface;
+  url: string;
+  wsUrl: string;
+  token: string;
+  personaId: string;
+  next(): Promise<string>;
+  rssMiB(): number;
+  stop(): Promise<void>;
+}
+
+async function startPlatformProcess(trace: boolean): Promise<Platform> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./platformProcess.ts', import.meta.url).pathname,
+      ...(trace ? ['--trace'] : []),
+    ],
+    { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => {
+    const w = waiting.shift();
+    if (w) w(line);
+    else queue.push(line);
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      const line = queue.shift();
+      if (line !== undefined) return resolve(line);
+      waiting.push(resolve);
+      child.once('exit', (code) => reject(new Error(`platform process exited with ${code}`)));
+    });
+  const ready = JSON.parse(await next()) as { url: string; wsUrl: string; platformAdminKey: string };
+
+  const gqlAt = (query: string, variables: Record<string, unknown>, token?: string) =>
+    gql(ready.url, query, variables, token);
+  const platformToken = (
+    await gqlAt('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
+      s: ready.platformAdminKey,
+    })
+  ).exchangeApiKey.accessToken;
+  await gqlAt(
+    'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }',
+    {
+      i: {
+        slug: 'bench',
+        name: 'Bench',
+        adminEmail: 'bench@bench.test',
+        adminPassword: 'bench-password-123',
+        adminDisplayName: 'B',
+      },
+    },
+    platformToken,
+  );
+  const token = (
+    await gqlAt('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
+      i: { tenantSlug: 'bench', email: 'bench@bench.test', password: 'bench-password-123' },
+    })
+  ).signIn.accessToken;
+  const personaId = (
+    await gqlAt(
+      'mutation($i: CreatePersonaInput!) { createPersona(input: $i) { id } }',
+      { i: { name: 'bench', model, systemPrompt: 'You are a benchmark.', temperature: 0.8, maxTokens } },
+      token,
+    )
+  ).createPersona.id;
+  return {
+    child,
+    lines,
+    ...ready,
+    token,
+    personaId,
+    next,
+    rssMiB: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+    },
+    async stop() {
+      child.stdin!.write('exit\n');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+async function gql(url: string, query: string, variables: Record<string, unknown>, token?: string) {
+  const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
@@ -68,92 +164,44 @@ async function gql(query: string, variables: Record<string, unknown>, token?: st
   return body.data;
 }
 
-const platformToken = (
-  await gql('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', { s: platformAdminKey })
-).exchangeApiKey.accessToken;
-await gql(
-  'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }',
-  {
-    i: {
-      slug: 'bench',
-      name: 'Bench',
-      adminEmail: 'bench@bench.test',
-      adminPassword: 'bench-password-123',
-      adminDisplayName: 'B',
-    },
-  },
-  platformToken,
-);
-const token = (
-  await gql('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
-    i: { tenantSlug: 'bench', email: 'bench@bench.test', password: 'bench-password-123' },
-  })
-).signIn.accessToken;
-const personaId = (
-  await gql(
-    'mutation($i: CreatePersonaInput!) { createPersona(input: $i) { id } }',
-    { i: { name: 'bench', model, systemPrompt: 'You are a benchmark.', temperature: 0.8, maxTokens } },
-    token,
-  )
-).createPersona.id;
-
-const messages = [
-  { role: 'system' as const, content: 'You are a benchmark.' },
-  { role: 'user' as const, content: 'Tell me something.' },
-];
-
-// ---------------------------------------------------------------------------------------------
-// 1. sequential: direct vs through the router
-const direct = { ttft: [] as number[], gap: [] as number[] };
-const openai = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
-for (let i = 0; i < runs; i++) {
-  const t0 = performance.now();
-  let last = 0;
-  const stream = await openai.chat.completions.create({
-    model,
-    messages,
-    max_tokens: maxTokens,
-    stream: true,
-    temperature: 0.8,
-  });
-  for await (const chunk of stream) {
-    if (!chunk.choices[0]?.delta?.content) continue;
-    const now = performance.now();
-    if (last === 0) direct.ttft.push(now - t0);
-    else direct.gap.push(now - last);
-    last = now;
-  }
-}
-
-const wsClient = () =>
+const wsClient = (p: Platform) =>
   createClient({
-    url: platform.wsUrl,
+    url: p.wsUrl,
     webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
+    connectionParams: { authorization: `Bearer ${p.token}` },
     retryAttempts: 0,
     lazy: false,
   });
 
 interface Observed {
+  /** Absolute times (ms): sendMessage sent, its answer received, first token received. */
+  sentAt: number;
+  answeredAt: number;
+  firstTokenAt: number;
   ttft: number;
-  /** Round trip of the sendMessage mutation (router → sessions subgraph → database → back). */
-  sendMs: number;
   gaps: number[];
   lags: number[];
   error?: string;
 }
 
-/** One session: subscribe, send, collect until a terminal event. */
-async function oneSession(client: ReturnType<typeof createClient>): Promise<Observed> {
+/** One session through the router: subscribe, send, collect until a terminal event. */
+async function routedSession(p: Platform, client: ReturnType<typeof createClient>): Promise<Observed> {
   const sessionId = (
     await gql(
+      p.url,
       'mutation($i: StartSessionInput!) { startSession(input: $i) { id } }',
-      { i: { personaId } },
-      token,
+      { i: { personaId: p.personaId } },
+      p.token,
     )
   ).startSession.id;
-  const observed: Observed = { ttft: Number.NaN, sendMs: Number.NaN, gaps: [], lags: [] };
-  let t0 = 0;
+  const o: Observed = {
+    sentAt: 0,
+    answeredAt: 0,
+    firstTokenAt: 0,
+    ttft: Number.NaN,
+    gaps: [],
+    lags: [],
+  };
   let last = 0;
   let subscribed!: () => void;
   const ready = new Promise<void>((r) => {
@@ -167,59 +215,112 @@ async function oneSession(client: ReturnType<typeof createClient>): Promise<Obse
       },
       {
         next: (v) => {
+          const at = now();
           const e = (v.data as { sessionEvents: { type: string; occurredAt: string; message?: string } })
             .sessionEvents;
-          const now = performance.now();
           if (e.type === 'TOKEN') {
-            if (last === 0) observed.ttft = now - t0;
-            else observed.gaps.push(now - last);
-            last = now;
-            observed.lags.push(Date.now() - Date.parse(e.occurredAt));
+            if (last === 0) {
+              o.firstTokenAt = at;
+              o.ttft = at - o.sentAt;
+            } else o.gaps.push(at - last);
+            last = at;
+            o.lags.push(Date.now() - Date.parse(e.occurredAt));
           } else if (e.type !== 'USAGE') {
-            if (e.type !== 'COMPLETED') observed.error = `${e.type}: ${e.message ?? ''}`;
+            if (e.type !== 'COMPLETED') o.error = `${e.type}: ${e.message ?? ''}`;
             stop();
             resolve();
           }
         },
         error: (err) => {
-          observed.error = JSON.stringify(err).slice(0, 200);
+          o.error = JSON.stringify(err).slice(0, 200);
           resolve();
         },
         complete: () => resolve(),
       },
     );
-    // The subgraph has registered the subscription once the router forwarded it; a short wait
-    // keeps the first token from racing the subscribe (the log would replay it anyway).
+    // Not timed: lets the subscription reach the subgraph before the send (the log would replay
+    // a token that raced it anyway, but then the first token would not be live).
     setTimeout(subscribed, 50);
   });
   await ready;
-  t0 = performance.now();
+  o.sentAt = now();
   await gql(
+    p.url,
     'mutation($i: SendMessageInput!) { sendMessage(input: $i) { afterSequence } }',
-    {
-      i: { sessionId, content: 'Tell me something.' },
-    },
-    token,
+    { i: { sessionId, content: 'Tell me something.' } },
+    p.token,
   );
-  observed.sendMs = performance.now() - t0;
+  o.answeredAt = now();
   await done;
-  return observed;
+  return o;
 }
 
+const messages = [
+  { role: 'system' as const, content: 'You are a benchmark.' },
+  { role: 'user' as const, content: 'Tell me something.' },
+];
+const openai = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+
+async function directAnswer() {
+  const t0 = now();
+  let last = 0;
+  let ttft = Number.NaN;
+  const gaps: number[] = [];
+  const stream = await openai.chat.completions.create({
+    model,
+    messages,
+    max_tokens: maxTokens,
+    stream: true,
+    temperature: 0.8,
+  });
+  for await (const chunk of stream) {
+    if (!chunk.choices[0]?.delta?.content) continue;
+    const at = now();
+    if (last === 0) ttft = at - t0;
+    else gaps.push(at - last);
+    last = at;
+  }
+  return { ttft, gaps };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. interleaved: direct vs through the router
+
+const loadBefore = load();
+const platform = await startPlatformProcess(false);
+const direct = { ttft: [] as number[], gap: [] as number[] };
 const routed = { ttft: [] as number[], gap: [] as number[], send: [] as number[] };
+const paired: number[] = [];
 {
-  const client = wsClient();
-  for (let i = 0; i < runs; i++) {
-    const o = await oneSession(client);
-    if (o.error) throw new Error(o.error);
-    routed.ttft.push(o.ttft);
-    routed.send.push(o.sendMs);
-    routed.gap.push(...o.gaps);
+  const client = wsClient(platform);
+  for (let i = 0; i < warmup + runs; i++) {
+    // ABBA: alternate which side goes first, so neither always runs on a just-warmed server.
+    const first = i % 2 === 0 ? 'direct' : 'routed';
+    let d!: Awaited<ReturnType<typeof directAnswer>>;
+    let r!: Observed;
+    for (const side of first === 'direct' ? ['direct', 'routed'] : ['routed', 'direct']) {
+      if (side === 'direct') d = await directAnswer();
+      else r = await routedSession(platform, client);
+    }
+    if (r.error) throw new Error(r.error);
+    if (i < warmup) continue;
+    direct.ttft.push(d.ttft);
+    direct.gap.push(...d.gaps);
+    routed.ttft.push(r.ttft);
+    routed.gap.push(...r.gaps);
+    routed.send.push(r.answeredAt - r.sentAt);
+    paired.push(r.ttft - d.ttft);
   }
   await client.dispose();
 }
+const loadAfter = load();
 
-console.log(`\n## Sequential (${runs} answers of ≤ ${maxTokens} tokens each, model ${model})\n`);
+console.log(
+  `\n## Time to first token, interleaved (${runs} pairs after ${warmup} warm-up, answers of ≤ ${maxTokens} tokens, model ${model})\n`,
+);
+console.log(
+  `Platform in a child process (embedded PGlite), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
+);
 console.log(
   '| metric | direct (openai → llama-server) | through router (GraphQL subscription) | ratio | added |',
 );
@@ -233,38 +334,125 @@ for (const [name, a, b] of [
   console.log(`| ${name} | ${ms(a)} | ${ms(b)} | ${(b / a).toFixed(2)}x | ${ms(b - a)} |`);
 }
 console.log(
-  `\nOf the routed TTFT, the sendMessage mutation round trip (router → subgraph → database → back) took p50 ${ms(percentile(routed.send, 50))}, p95 ${ms(percentile(routed.send, 95))}.`,
+  `\nPaired difference (routed − direct, same pair): p50 ${ms(percentile(paired, 50))}, p95 ${ms(percentile(paired, 95))}.`,
+);
+console.log(
+  `The sendMessage mutation round trip (client → router → subgraph → database → back) took p50 ${ms(percentile(routed.send, 50))}, p95 ${ms(percentile(routed.send, 95))}.`,
 );
 
 // ---------------------------------------------------------------------------------------------
 // 2. concurrency
-console.log('\n## Concurrent streaming sessions through the router\n');
-console.log('| sessions | completed | errors | token lag p50 | token lag p95 | wall time | RSS after |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const n of levels) {
-  // 20 subscriptions per socket (the router's per-connection cap), as a busy app would multiplex.
-  const clients = Array.from({ length: Math.ceil(n / 20) }, wsClient);
-  const started = performance.now();
-  const results = await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      oneSession(clients[i % clients.length]!).catch(
-        (error: Error) => ({ ttft: 0, sendMs: 0, gaps: [], lags: [], error: error.message }) as Observed,
-      ),
-    ),
-  );
-  const wall = performance.now() - started;
-  const errors = results.filter((r) => r.error);
-  const lags = results.flatMap((r) => r.lags);
-  console.log(
-    `| ${n} | ${n - errors.length} | ${errors.length} | ${ms(percentile(lags, 50))} | ${ms(percentile(lags, 95))} | ${(wall / 1000).toFixed(1)} s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`,
-  );
-  if (errors.length) console.log(`  first error: ${errors[0]!.error}`);
-  await Promise.all(clients.map((c) => c.dispose()));
-}
-console.log(
-  '\nToken lag = client receipt − the moment the sessions subgraph emitted the token (same clock), i.e. the router + subgraph delivery path. RSS is the whole embedded platform process (router, subgraphs, PGlite).',
-);
 
-await platform.close();
-await db[Symbol.asyncDispose]();
+if (levels.length > 0) {
+  console.log('\n## Concurrent streaming sessions through the router\n');
+  console.log(
+    '| sessions | completed | errors | token lag p50 | token lag p95 | TTFT p50 | TTFT p95 | wall time | platform RSS after |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const n of levels) {
+    // 20 subscriptions per socket (the router's per-connection cap), as a busy app would multiplex.
+    const clients = Array.from({ length: Math.ceil(n / 20) }, () => wsClient(platform));
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        routedSession(platform, clients[i % clients.length]!).catch(
+          (error: Error) =>
+            ({
+              sentAt: 0,
+              answeredAt: 0,
+              firstTokenAt: 0,
+              ttft: 0,
+              gaps: [],
+              lags: [],
+              error: error.message,
+            }) as Observed,
+        ),
+      ),
+    );
+    const wall = performance.now() - started;
+    const errors = results.filter((r) => r.error);
+    const lags = results.flatMap((r) => r.lags);
+    const ttfts = results.filter((r) => !r.error).map((r) => r.ttft);
+    console.log(
+      `| ${n} | ${n - errors.length} | ${errors.length} | ${ms(percentile(lags, 50))} | ${ms(percentile(lags, 95))} | ${ms(percentile(ttfts, 50))} | ${ms(percentile(ttfts, 95))} | ${(wall / 1000).toFixed(1)} s | ${platform.rssMiB().toFixed(0)} MiB |`,
+    );
+    if (errors.length) console.log(`  first error: ${errors[0]!.error}`);
+    await Promise.all(clients.map((c) => c.dispose()));
+  }
+  console.log(
+    `\nToken lag = client receipt − the moment the sessions subgraph emitted the token (wall clock, two processes on one machine): the router + subgraph delivery path. ${load()}.`,
+  );
+}
+await platform.stop();
+
+// ---------------------------------------------------------------------------------------------
+// 3. where the routed time to first token goes
+
+if (traceRuns > 0) {
+  const traced = await startPlatformProcess(true);
+  const client = wsClient(traced);
+  const samples: Observed[] = [];
+  for (let i = 0; i < warmup + traceRuns; i++) {
+    const o = await routedSession(traced, client);
+    if (o.error) throw new Error(o.error);
+    if (i >= warmup) samples.push(o);
+  }
+  await client.dispose();
+  traced.child.stdin!.write('marks\n');
+  const marks = (JSON.parse(await traced.next()) as { marks: { name: MarkName; at: number }[] }).marks;
+  await traced.stop();
+  const stages: (MarkName | 'client.answer' | 'client.firstToken')[] = [
+    'router.http.start',
+    'subgraph.http.start',
+    'db.tx.begin',
+    'model.request',
+    'db.tx.commit',
+    'subgraph.http.finish',
+    'router.http.finish',
+    'client.answer',
+    'model.firstChunk',
+    'log.append',
+    'log.yield',
+    'subgraph.ws.send',
+    'router.ws.recv',
+    'router.ws.send',
+    'client.firstToken',
+  ];
+  const offsets = new Map<string, number[]>(stages.map((s) => [s, []]));
+  for (const o of samples) {
+    const inWindow = marks.filter((m) => m.at >= o.sentAt && m.at <= o.firstTokenAt);
+    const firstOf = (name: MarkName) => inWindow.find((m) => m.name === name)?.at;
+    // The answer's transaction is the one the model request started in.
+    const model = firstOf('model.request');
+    const begin = inWindow
+      .filter((m) => m.name === 'db.tx.begin' && model !== undefined && m.at <= model)
+      .at(-1)?.at;
+    const commit = inWindow.find(
+      (m) => m.name === 'db.tx.commit' && model !== undefined && m.at >= model,
+    )?.at;
+    for (const s of stages) {
+      const at =
+        s === 'client.answer'
+          ? o.answeredAt
+          : s === 'client.firstToken'
+            ? o.firstTokenAt
+            : s === 'db.tx.begin'
+              ? begin
+              : s === 'db.tx.commit'
+                ? commit
+                : firstOf(s);
+      if (at !== undefined) offsets.get(s)!.push(at - o.sentAt);
+    }
+  }
+  console.log(
+    `\n## Where the routed time to first token goes (${traceRuns} traced answers, probes on; times since the client sent sendMessage)\n`,
+  );
+  console.log('| stage | p50 | p95 | samples |');
+  console.log('| --- | --- | --- | --- |');
+  for (const s of stages) {
+    const xs = offsets.get(s)!;
+    console.log(`| ${s} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 95))} | ${xs.length} |`);
+  }
+  console.log(`\n${load()}.`);
+}
 process.exit(0);

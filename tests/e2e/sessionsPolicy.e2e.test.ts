@@ -40,7 +40,12 @@ beforeAll(async () => {
   t = await startTestPlatform({
     events,
     policy: evaluator,
-    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, 'not-needed') },
+    models: {
+      OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(
+        baseUrl,
+        process.env.SOMA_LLM_API_KEY ?? 'not-needed',
+      ),
+    },
     prices: { [model]: { promptUsdPerMillion: 1, completionUsdPerMillion: 1 } },
   });
 });

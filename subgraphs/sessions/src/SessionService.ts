@@ -129,7 +129,18 @@ interface SessionModelUse {
   model: string;
   maxTokens: number;
   recallK: number;
+  systemPrompt: string;
+  temperature: number;
 }
+
+/** Sessions whose model use / recent history this process keeps (oldest forgotten first). */
+const CACHED_SESSIONS = 5_000;
+
+const setBounded = <V>(map: Map<string, V>, key: string, value: V) => {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > CACHED_SESSIONS) map.delete(map.keys().next().value!);
+};
 
 /** The policy every model call is asked of (policies/somaagent/authz: the tenant's constitution). */
 export const MODEL_POLICY = 'constitution.model';
@@ -168,6 +179,12 @@ export class SessionService {
    * must not see this tenant's persona (its model name would leak into a policy denial).
    */
   private readonly modelUseBySession = new Map<string, SessionModelUse>();
+  /**
+   * The recent COMPLETE messages of sessions answered by this process, as the next prompt
+   * needs them: lets the model request start before the transaction (time to first token). Only
+   * a guess: the transaction reads the real history and restarts the request if they differ.
+   */
+  private readonly historyBySession = new Map<string, ChatMessage[]>();
 
   // ------------------------------------------------------------------------------------------
   // personas
@@ -280,7 +297,8 @@ export class SessionService {
       );
       const session = rows[0]!;
       // The first sendMessage then needs no lookup of its own (it is on the time-to-first-token path).
-      this.modelUseBySession.set(`${caller.tenantId}:${session.id}`, toModelUse(persona));
+      setBounded(this.modelUseBySession, `${caller.tenantId}:${session.id}`, toModelUse(persona));
+      setBounded(this.historyBySession, `${caller.tenantId}:${session.id}`, []);
       await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.started', {
         sessionId: session.id,
         personaId: persona.id,
@@ -395,6 +413,7 @@ export class SessionService {
       );
       await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'session.closed', { sessionId: id });
       this.modelUseBySession.delete(`${caller.tenantId}:${id}`);
+      this.historyBySession.delete(`${caller.tenantId}:${id}`);
       return rows[0]!;
     });
   }
@@ -430,6 +449,31 @@ export class SessionService {
       use ? this.authorizeModelUse(claims!, caller, use) : undefined,
     ]);
     const abort = new AbortController();
+    // Time to first token: with the session's history known here (it usually is), the model is
+    // asked NOW, before the transaction. The transaction then checks the guess against the
+    // stored history and, should they differ, cancels this request and asks again.
+    const key = `${caller.tenantId}:${input.sessionId}`;
+    const cachedHistory =
+      use && !this.active.has(input.sessionId) ? this.historyBySession.get(key) : undefined;
+    let early:
+      | {
+          messages: ChatMessage[];
+          chunks: AsyncIterable<ChatChunk>;
+          startedAt: number;
+          abort: AbortController;
+        }
+      | undefined;
+    if (use && cachedHistory) {
+      const earlyAbort = new AbortController();
+      abort.signal.addEventListener('abort', () => earlyAbort.abort(), { once: true });
+      const messages = promptOf(use.systemPrompt, recalled, cachedHistory, content);
+      early = {
+        messages,
+        startedAt: performance.now(),
+        chunks: this.startModel(use, messages, earlyAbort.signal),
+        abort: earlyAbort,
+      };
+    }
     let finish!: () => void;
     const reservation: ActiveGeneration = {
       abort,
@@ -467,27 +511,24 @@ export class SessionService {
            ) recent ORDER BY created_at, id`,
           [session.id, this.limits.historyMessages],
         );
-        const messages: ChatMessage[] = [
-          ...(persona.system_prompt ? [{ role: 'system' as const, content: persona.system_prompt }] : []),
-          ...(recalled && recalled.passages.length > 0
-            ? [
-                {
-                  role: 'system' as const,
-                  content: `Relevant memory; cite it as [n] when you use it:\n${recalled.text}`,
-                },
-              ]
-            : []),
-          ...history.rows.map((m) => ({
-            role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
-            content: m.content,
-          })),
-          { role: 'user', content },
-        ];
-        // The model is asked NOW, while the rest of this transaction runs: its time to first
-        // token overlaps the writes. Nothing is emitted before the commit (chunks wait in the
-        // prefetched iterator), and a failed transaction aborts the request.
-        const modelStartedAt = performance.now();
-        const chunks = this.startModel(persona, messages, abort.signal);
+        const recent = history.rows.map((m) => ({
+          role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
+          content: m.content,
+        }));
+        const messages = promptOf(persona.system_prompt, recalled, recent, content);
+        // The model was asked before the transaction if the prompt could be guessed; otherwise
+        // it is asked NOW, while the rest of this transaction runs. Either way its time to
+        // first token overlaps the writes. Nothing is emitted before the commit (chunks wait in
+        // the prefetched iterator), and a failed transaction aborts the request.
+        let modelStartedAt: number;
+        let chunks: AsyncIterable<ChatChunk>;
+        if (early && persona.id === use?.personaId && samePrompt(early.messages, messages)) {
+          ({ chunks, startedAt: modelStartedAt } = early);
+        } else {
+          early?.abort.abort();
+          modelStartedAt = performance.now();
+          chunks = this.startModel(toModelUse(persona), messages, abort.signal);
+        }
         const insert = (role: string, text: string, status: string, citations: RecalledPassage[] = []) =>
           tx.query<MessageRow>(
             `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations)
@@ -505,9 +546,11 @@ export class SessionService {
           userId: caller.subject,
           chars: content.length,
         });
-        return { session, persona, userMessage, assistantMessage, chunks, modelStartedAt };
+        return { session, persona, userMessage, assistantMessage, chunks, modelStartedAt, recent };
       });
-      this.outbox.kick();
+      // The relay's drain is kicked once the first token is out (generate): on the embedded
+      // database it is a transaction that would otherwise run exactly when the first token
+      // arrives. The rows are committed already; only their publication waits a moment.
       reservation.messageId = prepared.assistantMessage.id;
       const floor = Number(prepared.session.last_sequence);
       const afterSequence = Math.max(await this.streams.lastSequence(sessionStream(input.sessionId)), floor);
@@ -544,7 +587,7 @@ export class SessionService {
     if (cached) return cached;
     const { rows } = await this.db.withScope({ tenantId: caller.tenantId }, (tx) =>
       tx.query<ModelUseColumns>(
-        `SELECT p.id, p.provider, p.model, p.max_tokens, p.recall_k FROM sessions.sessions s
+        `SELECT p.id, p.provider, p.model, p.max_tokens, p.recall_k, p.system_prompt, p.temperature FROM sessions.sessions s
            JOIN sessions.personas p ON p.id = s.persona_id WHERE s.id = $1`,
         [sessionId],
       ),
@@ -614,7 +657,7 @@ export class SessionService {
    * an iterable that yields from the start; errors surface when it is consumed.
    */
   private startModel(
-    persona: PersonaRow,
+    persona: SessionModelUse,
     messages: ChatMessage[],
     signal: AbortSignal,
   ): AsyncIterable<ChatChunk> {
@@ -630,7 +673,7 @@ export class SessionService {
         model: persona.model,
         messages,
         temperature: persona.temperature,
-        maxTokens: persona.max_tokens,
+        maxTokens: persona.maxTokens,
         signal,
       })
       [Symbol.asyncIterator]();
@@ -681,9 +724,12 @@ export class SessionService {
     prepared: {
       session: SessionRow;
       persona: PersonaRow;
+      userMessage: MessageRow;
       assistantMessage: MessageRow;
       chunks: AsyncIterable<ChatChunk>;
       modelStartedAt: number;
+      /** The history the prompt was built with (the next answer's prompt starts from it). */
+      recent: ChatMessage[];
     },
     signal: AbortSignal,
     floor: number,
@@ -711,9 +757,11 @@ export class SessionService {
         // Chunks the client library already buffered must not outlive a cancellation.
         if (signal.aborted) break;
         if (chunk.type === 'delta') {
+          const first = ttftMs === null;
           ttftMs ??= Math.round(performance.now() - started);
           text += chunk.text;
           await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
+          if (first) this.outbox.kick(); // message.created, held back until the first token is out
         } else if (chunk.type === 'usage') {
           usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
         } else {
@@ -793,6 +841,15 @@ export class SessionService {
       });
     });
     this.outbox.kick();
+    setBounded(
+      this.historyBySession,
+      `${caller.tenantId}:${session.id}`,
+      [
+        ...prepared.recent,
+        { role: 'user' as const, content: prepared.userMessage.content },
+        ...(status === 'COMPLETE' ? [{ role: 'assistant' as const, content: text }] : []),
+      ].slice(-this.limits.historyMessages),
+    );
     release();
     const occurredAt = now();
     if (status === 'COMPLETE') await emit({ type: 'COMPLETED', messageId, finishReason, occurredAt });
@@ -864,7 +921,10 @@ export class SessionService {
   }
 }
 
-type ModelUseColumns = Pick<PersonaRow, 'id' | 'provider' | 'model' | 'max_tokens' | 'recall_k'>;
+type ModelUseColumns = Pick<
+  PersonaRow,
+  'id' | 'provider' | 'model' | 'max_tokens' | 'recall_k' | 'system_prompt' | 'temperature'
+>;
 
 const toModelUse = (p: ModelUseColumns): SessionModelUse => ({
   personaId: p.id,
@@ -872,6 +932,31 @@ const toModelUse = (p: ModelUseColumns): SessionModelUse => ({
   model: p.model,
   maxTokens: p.max_tokens,
   recallK: p.recall_k,
+  systemPrompt: p.system_prompt,
+  temperature: p.temperature,
 });
+
+/** The prompt of one answer: persona, recalled memory, recent history, the new message. */
+const promptOf = (
+  systemPrompt: string,
+  recalled: { text: string; passages: RecalledPassage[] } | null,
+  history: ChatMessage[],
+  content: string,
+): ChatMessage[] => [
+  ...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []),
+  ...(recalled && recalled.passages.length > 0
+    ? [
+        {
+          role: 'system' as const,
+          content: `Relevant memory; cite it as [n] when you use it:\n${recalled.text}`,
+        },
+      ]
+    : []),
+  ...history,
+  { role: 'user', content },
+];
+
+const samePrompt = (a: ChatMessage[], b: ChatMessage[]) =>
+  a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content);
 
 const badInput = (field: string, message: string) => new SomaError('BAD_USER_INPUT', message, { field });

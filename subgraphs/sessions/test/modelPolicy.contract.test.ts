@@ -31,6 +31,7 @@ import {
 // tests assert mechanics only.
 const baseUrl = process.env.SOMA_LLM_BASE_URL;
 const model = process.env.SOMA_LLM_MODEL;
+const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
 if (!baseUrl || !model)
   throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
 const opa = inject('opa');
@@ -94,9 +95,11 @@ function countingModel(inner: ChatModel) {
   const counted = {
     kind: inner.kind,
     calls: 0,
+    lastRequest: undefined as Parameters<ChatModel['stream']>[0] | undefined,
     [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
     stream: (request: Parameters<ChatModel['stream']>[0]) => {
       counted.calls++;
+      counted.lastRequest = request;
       return inner.stream(request);
     },
   };
@@ -141,7 +144,7 @@ describe.each(engines)('model use gated by constitution.model on $name', (engine
     evaluator = await engine.create();
     // The tenant starts on the platform default (every model, ≤ 4,096 tokens per request).
     await engine.constitute(evaluator, tenantId, {});
-    llm = countingModel(OpenAICompatibleChatModel.fromUrl(baseUrl, 'not-needed'));
+    llm = countingModel(OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey));
     const audit = events.subscribe('agent.audit');
     void (async () => {
       for await (const e of audit as AsyncIterable<EventEnvelope>)
@@ -188,6 +191,8 @@ describe.each(engines)('model use gated by constitution.model on $name', (engine
     await untilIdle();
     expect(llm.calls).toBe(before + 1);
     expect((await storedCounts(db, tenantId, session.id)).messages).toBe(2);
+    const answer = await subgraph.service.messageById(claims, sent.assistantMessage.id);
+    expect(answer?.status).toBe('COMPLETE');
     expect(audits.at(-1)).toMatchObject({
       policy: MODEL_POLICY,
       subject: claims.subject,
@@ -254,6 +259,36 @@ describe.each(engines)('model use gated by constitution.model on $name', (engine
     },
   );
 
+  it('later answers: one model call each, prompted with exactly the stored history', async () => {
+    // The model request starts before the transaction from this process's copy of the recent
+    // history; the transaction checks it against the database. A wrong copy would show as a
+    // second model call (the request restarted) or, were the check missing, a wrong prompt.
+    const session = await subgraph.service.startSession(claims, { personaId });
+    for (const content of ['One.', 'Two.', 'Three.']) {
+      const calls = llm.calls;
+      await subgraph.service.sendMessage(claims, { sessionId: session.id, content });
+      await untilIdle();
+      expect(llm.calls).toBe(calls + 1);
+    }
+    const stored = await db.withScope({ tenantId }, (tx) =>
+      tx.query<{ role: string; content: string; status: string }>(
+        'SELECT role, content, status FROM sessions.messages WHERE session_id = $1 ORDER BY created_at, id',
+        [session.id],
+      ),
+    );
+    // Every answer completed, so the history holds both sides.
+    expect(stored.rows.map((m) => m.status)).toEqual(Array(6).fill('COMPLETE'));
+    const history = stored.rows
+      .slice(0, -2)
+      .filter((m) => m.status === 'COMPLETE')
+      .map((m) => ({ role: m.role === 'USER' ? 'user' : 'assistant', content: m.content }));
+    expect(llm.lastRequest?.messages).toEqual([
+      { role: 'system', content: 'You are a test persona.' },
+      ...history,
+      { role: 'user', content: 'Three.' },
+    ]);
+  });
+
   it('another tenant asking about this session learns nothing of its persona', async () => {
     const session = await subgraph.service.startSession(claims, { personaId });
     const stranger = claimsFor(randomUUID());
@@ -274,7 +309,7 @@ describe('the policy engine unreachable → UNAVAILABLE (fail-closed), nothing s
     await using db = await createTestDatabase();
     await db.migrate(sessionsMigrations);
     const events = new InProcessEventBus();
-    const llm = countingModel(OpenAICompatibleChatModel.fromUrl(baseUrl, 'not-needed'));
+    const llm = countingModel(OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey));
     const closed = await freePort();
     const subgraph = await createSessionsSubgraph({
       db,

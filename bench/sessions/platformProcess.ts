@@ -1,0 +1,60 @@
+// The platform side of bench/sessions, in its own process so the bench client does not share
+// an event loop with the router and subgraphs (as a real client would not).
+//
+//   SOMA_LLM_BASE_URL=… SOMA_LLM_MODEL=… npx tsx bench/sessions/platformProcess.ts [--trace]
+//
+// Prints one JSON line {url, wsUrl, platformAdminKey} once listening. Commands on stdin, one a
+// line: `marks` prints {marks: [...]} (with --trace) and clears them; `exit` stops.
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { InMemoryStreamLog } from '@somaagent/events';
+import { OpenAICompatibleChatModel } from '@somaagent/models';
+import { startPlatform } from '@somaagent/platform';
+import type { ChatModel, SqlDatabase, StreamLog } from '@somaagent/ports';
+import { PgliteSqlDatabase } from '@somaagent/postgres';
+import { installProbes, Marks, traceDatabase, traceModel, traceStreamLog } from './trace';
+
+const { values } = parseArgs({ options: { trace: { type: 'boolean', default: false } } });
+const baseURL = process.env.SOMA_LLM_BASE_URL!;
+const model = process.env.SOMA_LLM_MODEL!;
+const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
+
+const marks = new Marks();
+if (values.trace) installProbes(marks);
+const rawDb = await PgliteSqlDatabase.open();
+let db: SqlDatabase = rawDb;
+let chat: ChatModel = OpenAICompatibleChatModel.fromUrl(baseURL, apiKey);
+let streams: StreamLog = new InMemoryStreamLog();
+if (values.trace) {
+  db = traceDatabase(db, marks);
+  chat = traceModel(chat, marks);
+  streams = traceStreamLog(streams, marks);
+}
+const platformAdminKey = `sk_platform_${randomBytes(32).toString('base64url')}`;
+const platform = await startPlatform({
+  db,
+  streams,
+  issuer: 'http://bench.somaagent',
+  routerSecret: randomBytes(32).toString('base64url'),
+  platformAdminKey,
+  models: { OPENAI_COMPATIBLE: chat },
+  prices: { [model]: { promptUsdPerMillion: 0.1, completionUsdPerMillion: 0.4 } },
+  limits: { maxSubscriptionsPerConnection: 20 },
+});
+marks.ports = {
+  router: Number(new URL(platform.url).port),
+  sessions: Number(new URL(platform.subgraphUrls.sessions!).port),
+};
+process.stdout.write(`${JSON.stringify({ url: platform.url, wsUrl: platform.wsUrl, platformAdminKey })}\n`);
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'marks') {
+    process.stdout.write(`${JSON.stringify({ marks: marks.all.splice(0) })}\n`);
+  } else if (line === 'exit') {
+    break;
+  }
+}
+await platform.close();
+await rawDb[Symbol.asyncDispose]();
+process.exit(0);
