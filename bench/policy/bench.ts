@@ -212,16 +212,21 @@ try {
     console.log(`goal: in-process p99 < 0.5 ms → ${latency.wasm.p99 < 0.5 ? 'met' : 'NOT met'}`);
   }
 
-  const results: Record<RouterName, LoadResult[]> = { off: [], wasm: [], 'opa-server': [] };
+  // cpuMs: CPU time of this process (routers + subgraph, all threads) per request during the round.
+  type Measured = LoadResult & { cpuMs: number };
+  const results: Record<RouterName, Measured[]> = { off: [], wasm: [], 'opa-server': [] };
   const evaluationsBefore = wasm.evaluations + server.evaluations;
   const auditedBefore = audited;
   let errors = 0;
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     const order = round % 2 === 0 ? ROUTERS : [...ROUTERS].reverse();
     for (const name of order) {
+      const cpu0 = process.cpuUsage();
       const r = await client.run(job(name));
+      const cpu = process.cpuUsage(cpu0);
       errors += r.errors;
-      if (round >= WARMUP_ROUNDS) results[name].push(r);
+      if (round >= WARMUP_ROUNDS)
+        results[name].push({ ...r, cpuMs: (cpu.user + cpu.system) / 1000 / REQUESTS });
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 50)); // let the audit subscriber drain
@@ -231,29 +236,56 @@ try {
     `\nRouter throughput, \`${QUERY}\`: ${REQUESTS} requests per round, concurrency ${CONCURRENCY}, ` +
       `${ROUNDS} rounds interleaved (${WARMUP_ROUNDS} warm-up rounds discarded), load from a separate process`,
   );
-  console.log(
-    '| policy | req/s (median) | p50 / p99 latency (median) | vs off, per-round ratio: median | IQR | min–max | overhead (median) |',
-  );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const name of ROUTERS) {
-    const rs = results[name];
-    const rps = median(rs.map((r) => r.rps));
-    const lat = `${median(rs.map((r) => r.p50)).toFixed(1)} / ${median(rs.map((r) => r.p99)).toFixed(1)} ms`;
-    if (!routers.off || name === 'off') {
-      console.log(`| ${name} | ${rps.toFixed(0)} | ${lat} | 1.000x | — | — | — |`);
-      continue;
-    }
-    const ratios = rs.map((r, i) => r.rps / results.off[i]!.rps);
-    const m = median(ratios);
+  /** One table: a higher-is-better metric per router, and its per-round ratio to "off". */
+  const table = (
+    title: string,
+    unit: string,
+    metric: (r: Measured) => number,
+    extra: (rs: Measured[]) => string,
+  ) => {
+    console.log(`\n${title}`);
     console.log(
-      `| ${name} | ${rps.toFixed(0)} | ${lat} | ${m.toFixed(3)}x | ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)} | ` +
-        `${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${((1 - m) * 100).toFixed(1)}% |`,
+      `| policy | ${unit} (median) | ${extra([]) ? 'p50 / p99 latency (median) | ' : ''}ratio to off per round: median | IQR | min–max | overhead (median) |`,
     );
-  }
-  if (routers.off && routers.wasm) {
-    const m = median(results.wasm.map((r, i) => r.rps / results.off[i]!.rps));
-    console.log(`goal: router overhead with policy (wasm) < 10% → ${1 - m < 0.1 ? 'met' : 'NOT met'}`);
-  }
+    console.log(`| --- | --- | ${extra([]) ? '--- | ' : ''}--- | --- | --- | --- |`);
+    let wasmOverhead = Number.NaN;
+    for (const name of ROUTERS) {
+      const rs = results[name];
+      const cells = [name, median(rs.map(metric)).toFixed(0), ...(extra([]) ? [extra(rs)] : [])];
+      if (!routers.off || name === 'off') {
+        console.log(`| ${[...cells, '1.000x', '—', '—', '—'].join(' | ')} |`);
+        continue;
+      }
+      const ratios = rs.map((r, i) => metric(r) / metric(results.off[i]!));
+      const m = median(ratios);
+      if (name === 'wasm') wasmOverhead = 1 - m;
+      const f = (x: number) => x.toFixed(3);
+      console.log(
+        `| ${[...cells, `${f(m)}x`, `${f(quantile(ratios, 0.25))}–${f(quantile(ratios, 0.75))}`, `${f(Math.min(...ratios))}–${f(Math.max(...ratios))}`, `${((1 - m) * 100).toFixed(1)}%`].join(' | ')} |`,
+      );
+    }
+    if (!Number.isNaN(wasmOverhead)) {
+      console.log(
+        `goal: router overhead with policy (wasm) < 10% → ${wasmOverhead < 0.1 ? 'met' : 'NOT met'}`,
+      );
+    }
+  };
+  const latencyCell = (rs: Measured[]) =>
+    rs.length === 0
+      ? 'yes'
+      : `${median(rs.map((r) => r.p50)).toFixed(1)} / ${median(rs.map((r) => r.p99)).toFixed(1)} ms`;
+  table(
+    'Wall clock (what a client sees; moves with the load of the machine)',
+    'req/s',
+    (r) => r.rps,
+    latencyCell,
+  );
+  table(
+    'CPU cost (CPU time of the router process, subgraph included, per request: requests per CPU-second; far less sensitive to other processes)',
+    'req per CPU-s',
+    (r) => 1000 / r.cpuMs,
+    () => '',
+  );
   console.log(
     `audit: ${audited - auditedBefore} policy.decision events for ${evaluations} engine evaluations` +
       `${audited - auditedBefore === evaluations ? ' (every decision audited)' : ' (MISMATCH)'}; ` +

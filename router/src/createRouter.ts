@@ -327,6 +327,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await gateway.dispose();
+    // Decisions do not wait for their audit event's acknowledgement; the router's close does.
+    await options.policy?.decider.flushAudit();
   };
   return {
     url: `${selfOrigin}/graphql`,

@@ -63,6 +63,14 @@ export interface PolicySetInfo {
 export interface PolicyEvaluator extends AsyncDisposable {
   readonly kind: 'wasm' | 'opa-server';
   evaluate(input: PolicyInput): Promise<PolicyDecision>;
+  /**
+   * The same decision without a promise, offered by engines that decide in this process (wasm):
+   * the router's hot path then resolves a field without going asynchronous. Throws
+   * {@link PolicyEngineUnavailable} like `evaluate` rejects. `json`, when given, is `input`
+   * already serialised (the decider has it for its cache key): it is not serialised again.
+   * @default absent
+   */
+  evaluateSync?(input: PolicyInput, json?: string): PolicyDecision;
   /** Engine calls made so far (tests and benchmarks assert per-request caching with it). */
   readonly evaluations: number;
   /** The modules the engine decides with, and their versions. */

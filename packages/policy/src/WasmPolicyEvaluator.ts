@@ -22,6 +22,15 @@ export interface WasmPolicyEvaluatorOptions {
   data?: object;
 }
 
+const encoder = new TextEncoder();
+/** opa-wasm takes an input given as an ArrayBuffer to be JSON text, copied as it is. */
+const jsonBytes = (json: string): ArrayBuffer => {
+  const bytes = encoder.encode(json);
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : (bytes.slice().buffer as ArrayBuffer);
+};
+
 /**
  * Embedded-mode adapter: the Rego of policies/, compiled by `opa build -t wasm`
  * (`npm run policy:build`, committed), evaluated in this process by `@open-policy-agent/opa-wasm`.
@@ -56,12 +65,16 @@ export class WasmPolicyEvaluator implements PolicyEvaluator {
     return this.#evaluations;
   }
 
-  /** Synchronous core, for callers that can use it (benchmarks, the router's hot path). */
-  evaluateSync(input: PolicyInput): PolicyDecision {
+  /**
+   * Synchronous core, for callers that can use it (benchmarks, the router's hot path). `json`:
+   * the input already serialised, handed to the engine as bytes instead of serialising it again.
+   */
+  evaluateSync(input: PolicyInput, json?: string): PolicyDecision {
     this.#evaluations++;
     let result: unknown;
     try {
-      result = (this.policy.evaluate(input, DECISION_PATH) as { result?: unknown }[])[0]?.result;
+      const document = json === undefined ? input : jsonBytes(json);
+      result = (this.policy.evaluate(document, DECISION_PATH) as { result?: unknown }[])[0]?.result;
     } catch (error) {
       throw new PolicyEngineUnavailable(`wasm policy evaluation failed: ${(error as Error).message}`, {
         cause: error,

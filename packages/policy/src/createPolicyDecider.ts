@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { stableStringify } from '@somaagent/internal-auth';
 import {
   type PolicyDecision,
@@ -17,6 +17,13 @@ export interface PolicyDeciderOptions {
    * stderr at start and on every decision it lets through. @default false (fail-closed)
    */
   failOpen?: boolean;
+  /**
+   * Audit events handed to the sink and not yet acknowledged beyond which a decision waits for
+   * its own event's publish (back-pressure: a stuck broker slows requests down instead of
+   * growing memory without bound). Below it, a decision is returned as soon as its event is
+   * handed to the sink. @default 1000
+   */
+  maxPendingAudits?: number;
 }
 
 /** A decision as the router uses it: `unavailable` marks a fail-closed denial. */
@@ -27,6 +34,12 @@ export interface ScopedDecision extends PolicyDecision {
 /** The decisions of ONE request: each distinct question is asked once. */
 export interface RequestPolicyScope {
   decide(input: PolicyInput): Promise<ScopedDecision>;
+  /**
+   * Like {@link decide}, but returns the decision itself (no promise) when the engine decides
+   * in-process (`evaluateSync`) or the question was already answered in this request, and the
+   * audit queue is below its bound. The router's resolvers stay synchronous that way.
+   */
+  decideNow(input: PolicyInput): ScopedDecision | Promise<ScopedDecision>;
   /** Distinct questions asked of the engine in this request. */
   readonly evaluated: number;
   /** Questions answered from this request's cache. */
@@ -38,76 +51,144 @@ export interface PolicyDecider {
   readonly failOpen: boolean;
   /** A fresh per-request cache. */
   forRequest(): RequestPolicyScope;
+  /** Resolves once every audit event published so far has been acknowledged by the sink (or failed and been logged). */
+  flushAudit(): Promise<void>;
 }
 
-export const inputDigest = (input: PolicyInput) =>
-  createHash('sha256').update(stableStringify(input)).digest('hex');
+/** sha256 (hex) of the canonical input: what audit events and `explainPolicyDecision` show. */
+export const inputDigest = (input: PolicyInput) => hash('sha256', stableStringify(input), 'hex');
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+type Outcome = 'decided' | 'unavailable-denied' | 'unavailable-allowed-fail-open';
 
 /**
  * Wraps an evaluator with what every caller needs: fail-closed handling, per-request decision
  * caching keyed by the whole input document (subject, policy, field without list indices,
  * arguments, resource), and audit events.
+ *
+ * Audit trade-off: every evaluated decision produces its event, synchronously handed to the
+ * sink before the decision is returned (the in-process bus delivers it then and there), but the
+ * decision does not wait for the sink's acknowledgement (Kafka's ack) unless
+ * {@link PolicyDeciderOptions.maxPendingAudits} are already unacknowledged. A failed publish
+ * never failed a request (it is logged), so what waiting bought was only that a response could
+ * not leave before its event was durable; a crash in that window can now lose the events of
+ * decisions already acted on. {@link PolicyDecider.flushAudit} waits for them (the router's
+ * close does).
  */
 export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecider {
   const { evaluator, audit } = options;
   const failOpen = options.failOpen ?? false;
+  const maxPendingAudits = options.maxPendingAudits ?? 1000;
   if (failOpen) {
     console.warn(
       '[policy] FAIL-OPEN IS ON: requests are ALLOWED when the policy engine cannot decide. Never do this in production.',
     );
   }
+  const pendingAudits = new Set<Promise<void>>();
 
-  const decideUncached = async (input: PolicyInput, canonical: string): Promise<ScopedDecision> => {
-    const started = performance.now();
-    let decision: ScopedDecision;
-    let outcome: 'decided' | 'unavailable-denied' | 'unavailable-allowed-fail-open' = 'decided';
-    try {
-      decision = { ...(await evaluator.evaluate(input)), unavailable: false };
-    } catch (error) {
-      if (!(error instanceof PolicyEngineUnavailable)) throw error;
-      const reason = `policy engine unavailable (${error.message})`;
-      if (failOpen) {
-        console.warn(`[policy] FAIL-OPEN: allowing ${input.policy} although ${reason}`);
-        outcome = 'unavailable-allowed-fail-open';
-        decision = { allow: true, reasons: [reason], policy: input.policy, unavailable: true };
-      } else {
-        outcome = 'unavailable-denied';
-        decision = { allow: false, reasons: [`${reason}: denied`], policy: input.policy, unavailable: true };
-      }
+  const unavailable = (input: PolicyInput, error: unknown): [ScopedDecision, Outcome] => {
+    if (!(error instanceof PolicyEngineUnavailable)) throw error;
+    const reason = `policy engine unavailable (${error.message})`;
+    if (failOpen) {
+      console.warn(`[policy] FAIL-OPEN: allowing ${input.policy} although ${reason}`);
+      return [
+        { allow: true, reasons: [reason], policy: input.policy, unavailable: true },
+        'unavailable-allowed-fail-open',
+      ];
     }
-    if (audit) {
-      const event = auditEvent(input, decision, {
-        inputDigest: createHash('sha256').update(canonical).digest('hex'),
-        engine: evaluator.kind,
-        outcome,
-        durationMs: performance.now() - started,
-      });
-      // Auditing must not turn a decision into an outage; a lost event is logged loudly.
-      await audit.publish(event).catch((error: unknown) => {
+    return [
+      { allow: false, reasons: [`${reason}: denied`], policy: input.policy, unavailable: true },
+      'unavailable-denied',
+    ];
+  };
+
+  /** Publishes the decision's event; a promise only when the decision must wait for it. */
+  const record = (
+    input: PolicyInput,
+    canonical: string,
+    decision: ScopedDecision,
+    outcome: Outcome,
+    started: number,
+  ): Promise<void> | undefined => {
+    if (!audit) return undefined;
+    const event = auditEvent(input, decision, {
+      // One-shot hash: no Hash object per decision.
+      inputDigest: hash('sha256', canonical, 'hex'),
+      engine: evaluator.kind,
+      outcome,
+      durationMs: performance.now() - started,
+    });
+    // Auditing must not turn a decision into an outage; a lost event is logged loudly.
+    const published = audit
+      .publish(event)
+      .catch((error: unknown) => {
         console.error('[policy] audit event could not be published', error);
-      });
+      })
+      .finally(() => pendingAudits.delete(published));
+    pendingAudits.add(published);
+    return pendingAudits.size > maxPendingAudits ? published : undefined;
+  };
+
+  const decideUncached = (
+    input: PolicyInput,
+    canonical: string,
+  ): ScopedDecision | Promise<ScopedDecision> => {
+    const started = performance.now();
+    if (evaluator.evaluateSync) {
+      let decision: ScopedDecision;
+      let outcome: Outcome = 'decided';
+      try {
+        decision = { ...evaluator.evaluateSync(input, canonical), unavailable: false };
+      } catch (error) {
+        [decision, outcome] = unavailable(input, error);
+      }
+      const waiting = record(input, canonical, decision, outcome, started);
+      return waiting ? waiting.then(() => decision) : decision;
     }
-    return decision;
+    return (async () => {
+      let decision: ScopedDecision;
+      let outcome: Outcome = 'decided';
+      try {
+        decision = { ...(await evaluator.evaluate(input)), unavailable: false };
+      } catch (error) {
+        [decision, outcome] = unavailable(input, error);
+      }
+      await record(input, canonical, decision, outcome, started);
+      return decision;
+    })();
   };
 
   return {
     evaluator,
     failOpen,
     forRequest() {
-      const memo = new Map<string, Promise<ScopedDecision>>();
+      const memo = new Map<string, ScopedDecision | Promise<ScopedDecision>>();
       let cached = 0;
+      const decideNow = (input: PolicyInput): ScopedDecision | Promise<ScopedDecision> => {
+        // Keyed by the canonical input text; the sha256 is only computed for the audit event.
+        const key = stableStringify(input);
+        const hit = memo.get(key);
+        if (hit) {
+          cached++;
+          return hit;
+        }
+        const answer = decideUncached(input, key);
+        memo.set(key, answer);
+        // Once settled, later askers get the decision itself.
+        if (isPromise(answer)) {
+          answer.then(
+            (d) => memo.set(key, d),
+            () => undefined, // the asker gets the rejection; the memo keeps the rejected promise
+          );
+        }
+        return answer;
+      };
       return {
-        decide(input) {
-          // Keyed by the canonical input text; the sha256 is only computed for the audit event.
-          const key = stableStringify(input);
-          const hit = memo.get(key);
-          if (hit) {
-            cached++;
-            return hit;
-          }
-          const pending = decideUncached(input, key);
-          memo.set(key, pending);
-          return pending;
+        decideNow,
+        async decide(input) {
+          return decideNow(input);
         },
         get evaluated() {
           return memo.size;
@@ -116,6 +197,9 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
           return cached;
         },
       };
+    },
+    async flushAudit() {
+      while (pendingAudits.size > 0) await Promise.all(pendingAudits);
     },
   };
 }

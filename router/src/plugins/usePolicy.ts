@@ -4,6 +4,7 @@ import type { VerifiedClaims } from '@somaagent/internal-auth';
 import {
   type PolicyDecider,
   type PolicyInput,
+  type PolicySubject,
   policySubject,
   type RequestPolicyScope,
   type ScopedDecision,
@@ -27,8 +28,10 @@ export interface SomaPolicyContext {
   somaClaims?: VerifiedClaims | null;
   /** This request's decisions (one engine call per distinct question). */
   somaPolicy?: RequestPolicyScope;
-  /** Field questions of this request: allowed (`true`) or being decided. */
-  somaFieldDecisions?: Map<string, true | Promise<void>>;
+  /** Field questions of this request: allowed (`true`), being decided, or denied (the error). */
+  somaFieldDecisions?: Map<string, true | Promise<void> | SomaError>;
+  /** The subject every policy question of this request carries. */
+  somaPolicySubject?: PolicySubject | null;
 }
 
 export interface UsePolicyOptions {
@@ -75,13 +78,31 @@ function fieldPath(info: GraphQLResolveInfo): string {
   return keys.reverse().join('.');
 }
 
+type OperationSummary = NonNullable<PolicyInput['operation']>;
+// Hive Gateway caches parsed documents, so the same query text arrives as the same object:
+// the operation's summary is worked out once per document, not per request.
+const operations = new WeakMap<DocumentNode, Map<string, OperationSummary | null>>();
+
 function operationOf(document: DocumentNode, operationName: string | null | undefined) {
+  let byName = operations.get(document);
+  if (!byName) {
+    byName = new Map();
+    operations.set(document, byName);
+  }
+  const cached = byName.get(operationName ?? '');
+  if (cached !== undefined) return cached;
   const operation = getOperationAST(document, operationName ?? undefined);
-  if (!operation) return null;
-  const rootFields = operation.selectionSet.selections.flatMap((s) =>
-    s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : [],
-  );
-  return { type: operation.operation, name: operation.name?.value ?? null, rootFields };
+  const summary: OperationSummary | null = operation
+    ? {
+        type: operation.operation,
+        name: operation.name?.value ?? null,
+        rootFields: operation.selectionSet.selections.flatMap((s) =>
+          s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : [],
+        ),
+      }
+    : null;
+  byName.set(operationName ?? '', summary);
+  return summary;
 }
 
 /**
@@ -103,10 +124,17 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     context.somaPolicy ??= decider.forRequest();
     return context.somaPolicy;
   };
+  // Built once per operation (one object for every question: the decider serialises it each time).
+  const subjectOf = (context: SomaPolicyContext) => {
+    if (context.somaPolicySubject === undefined)
+      context.somaPolicySubject = policySubject(context.somaClaims);
+    return context.somaPolicySubject;
+  };
 
   /**
-   * Decides every policy of a field; `undefined` when all are already known to allow (the items
-   * of a list after the first: no promise, no digest), else a promise that throws on a denial.
+   * Decides every policy of a field. Returns `undefined` when all allow and were decided without
+   * waiting (the wasm engine, or the items of a list after the first): the resolver then stays
+   * synchronous. Throws the denial; a promise when the engine answers asynchronously.
    */
   const check = (
     policies: readonly FieldPolicy[],
@@ -115,7 +143,6 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     context: SomaPolicyContext,
     info: GraphQLResolveInfo,
   ): Promise<void> | undefined => {
-    const scope = scopeOf(context);
     const path = fieldPath(info);
     const rootTenant =
       root && typeof root === 'object' && typeof (root as { tenantId?: unknown }).tenantId === 'string'
@@ -123,37 +150,53 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
         : undefined;
     const tenantArg = typeof args.tenantId === 'string' ? args.tenantId : undefined;
     const tenant = rootTenant ?? tenantArg ?? null;
-    // A cheap key for the question this field asks; the decider's cache (keyed by the digest of
-    // the whole input) stays the source of truth, this only skips rebuilding and hashing it.
+    // A cheap key for the question this field asks; the decider's cache (keyed by the whole
+    // input) stays the source of truth, this only skips rebuilding and serialising it.
     const key = `${info.parentType.name}.${info.fieldName}\0${path}\0${tenant}\0${JSON.stringify(args)}`;
     context.somaFieldDecisions ??= new Map();
     const known = context.somaFieldDecisions;
     const settled = known.get(key);
     if (settled === true) return undefined;
     // The items of a list start resolving before the first one's decision is back: share it.
-    if (settled) return settled;
-    const pending = (async () => {
-      const subject = policySubject(context.somaClaims);
-      for (const p of policies) {
-        const input: PolicyInput = {
-          policy: p.policy,
-          subject,
-          operation: {
-            type: info.operation.operation,
-            name: info.operation.name?.value ?? null,
-          },
-          field: { parentType: info.parentType.name, name: info.fieldName, path },
-          args,
-          ...(p.required ? { required: p.required } : {}),
-          resource: { type: info.parentType.name, tenantId: tenant },
-        };
-        const decision = await scope.decide(input);
-        if (!decision.allow) throw policyError(decision, subject === null, path);
+    if (settled instanceof Promise) return settled;
+    if (settled) throw settled;
+
+    const scope = scopeOf(context);
+    const subject = subjectOf(context);
+    const inputOf = (p: FieldPolicy): PolicyInput => ({
+      policy: p.policy,
+      subject,
+      operation: { type: info.operation.operation, name: info.operation.name?.value ?? null },
+      field: { parentType: info.parentType.name, name: info.fieldName, path },
+      args,
+      ...(p.required ? { required: p.required } : {}),
+      resource: { type: info.parentType.name, tenantId: tenant },
+    });
+    const denied = (decision: ScopedDecision) => {
+      const error = policyError(decision, subject === null, path);
+      known.set(key, error);
+      return error;
+    };
+    for (let i = 0; i < policies.length; i++) {
+      const decision = scope.decideNow(inputOf(policies[i]!));
+      if (decision instanceof Promise) {
+        // The engine answers asynchronously (OPA server): finish this field's policies in order.
+        const pending = (async () => {
+          let d = await decision;
+          for (let j = i; ; ) {
+            if (!d.allow) throw denied(d);
+            if (++j >= policies.length) break;
+            d = await scope.decideNow(inputOf(policies[j]!));
+          }
+          known.set(key, true);
+        })();
+        known.set(key, pending);
+        return pending;
       }
-      known.set(key, true);
-    })();
-    known.set(key, pending);
-    return pending;
+      if (!decision.allow) throw denied(decision);
+    }
+    known.set(key, true);
+    return undefined;
   };
 
   const wrapSchema = (schema: GraphQLSchema) => {
@@ -185,34 +228,40 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
     }
   };
 
-  const onOperation = async (
+  /** Asks the `operation` policy; a promise only when the engine answers asynchronously. */
+  const onOperation = (
     args: { document: DocumentNode; operationName?: string | null; contextValue: unknown },
     stop: (result: ExecutionResult) => void,
-  ) => {
+  ): Promise<void> | undefined => {
     const context = args.contextValue as SomaPolicyContext;
     const scope = decider.forRequest();
     context.somaPolicy = scope;
     context.somaFieldDecisions = new Map();
-    if (!operationPolicy) return;
-    const operation = operationOf(args.document, args.operationName);
-    if (!operation) return;
     const subject = policySubject(context.somaClaims);
-    const decision = await scope.decide({ policy: 'operation', subject, operation });
-    if (!decision.allow) {
+    context.somaPolicySubject = subject;
+    if (!operationPolicy) return undefined;
+    const operation = operationOf(args.document, args.operationName);
+    if (!operation) return undefined;
+    const settle = (decision: ScopedDecision) => {
+      if (decision.allow) return;
       const error = policyError(decision, subject === null);
       stop({ data: null, errors: [new GraphQLError(error.message, { extensions: error.extensions })] });
-    }
+    };
+    const decision = scope.decideNow({ policy: 'operation', subject, operation });
+    if (decision instanceof Promise) return decision.then(settle);
+    settle(decision);
+    return undefined;
   };
 
   return {
     onSchemaChange({ schema }) {
       wrapSchema(schema);
     },
-    async onExecute({ args, setResultAndStopExecution }) {
-      await onOperation(args, setResultAndStopExecution);
+    onExecute({ args, setResultAndStopExecution }) {
+      return onOperation(args, setResultAndStopExecution);
     },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      await onOperation(args, setResultAndStopExecution);
+    onSubscribe({ args, setResultAndStopExecution }) {
+      return onOperation(args, setResultAndStopExecution);
     },
   };
 }
