@@ -4,9 +4,12 @@
  * the workflow. They run at least once; each writes its result idempotently keyed by
  * (run, step), so a re-run attempt after a crash never doubles a side effect.
  */
+import { SomaError } from '@somaagent/errors';
+import type { PolicyDecider, PolicyInput, PolicySubject } from '@somaagent/policy';
 import type {
   ActivityRunInfo,
   ChatModel,
+  ContextRetriever,
   ObjectStorage,
   SqlDatabase,
   SqlExecutor,
@@ -39,6 +42,45 @@ export class StepInputError extends Error {
   override name = 'StepInputError';
 }
 
+/**
+ * A policy denied the step. Keeps the name `StepInputError` (inherited) on purpose: that is the
+ * error type both engines are told never to retry, and a denial does not change on retry.
+ */
+export class StepPolicyDenied extends StepInputError {
+  readonly reason = 'POLICY_DENIED';
+  constructor(
+    message: string,
+    readonly policy: string,
+    readonly reasons: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** The policy engine could not decide: the step is denied (fail-closed) but MAY be retried. */
+export class StepPolicyUnavailable extends Error {
+  override name = 'StepPolicyUnavailable';
+  readonly reason = 'POLICY_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly policy: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Which capsule a step belongs to and the policies named by it and every capsule around it. */
+export interface StepGate {
+  capsule: string;
+  version: string;
+  policies: string[];
+}
+
+/** Who started a run (capsules.runs.started_as): the policy's subject plus the token's issuer. */
+export interface RunStarter extends PolicySubject {
+  issuer?: string;
+}
+
 export interface ActivitiesDeps {
   db: SqlDatabase;
   /** Live run events (the subscription replays from the database and follows this). */
@@ -47,6 +89,19 @@ export interface ActivitiesDeps {
   chat?: { model: ChatModel; defaultModel: string };
   /** Artifact steps write here. */
   storage?: ObjectStorage;
+  /**
+   * Gates every model / tool / memory / artifact step before its work runs (docs/capsules.md,
+   * "Policy gating"); share the router's decider so every decision is audited in one place.
+   * @default none: the constitution is not consulted, and a step of a capsule that NAMES
+   * policies is denied (a policy a capsule asks for is never silently skipped). The platform and
+   * workers/src/worker.ts always pass one; only tests of the engines alone leave it out.
+   */
+  policy?: PolicyDecider;
+  /**
+   * Memory-recall steps search through this port (the memory domain implements it; workers do
+   * not import that domain). @default none: memory-recall steps fail, saying so
+   */
+  retriever?: ContextRetriever;
 }
 
 interface RunRef {
@@ -58,6 +113,8 @@ export interface ExecuteStepArgs extends RunRef {
   key: string;
   kind: 'modelCall' | 'toolCall' | 'memoryRecall' | 'artifact';
   spec: Record<string, unknown>;
+  /** Absent in runs whose workflow started before gates were passed: the run's capsule row is read instead. */
+  gate?: StepGate;
 }
 
 export interface MarkStepArgs extends RunRef {
@@ -144,10 +201,76 @@ export function createActivities(deps: ActivitiesDeps) {
     return result;
   };
 
+  /**
+   * Asks the policy engine about the step before its work runs: `constitution.tool` for a tool
+   * call, `constitution.model` for a model call, then every policy the capsule (and the capsules
+   * around it) names. The first denial ends the step.
+   */
+  async function checkPolicies(args: ExecuteStepArgs, gate: StepGate, starter: RunStarter | null) {
+    const subject: PolicySubject | null = starter
+      ? {
+          subject: starter.subject,
+          tenantId: starter.tenantId,
+          roles: starter.roles,
+          capabilities: starter.capabilities,
+          platformAdmin: starter.platformAdmin,
+          authMethod: starter.authMethod,
+        }
+      : null;
+    const spec = args.spec;
+    const tool =
+      args.kind === 'toolCall' ? { name: String(spec.tool), arguments: spec.args ?? {} } : undefined;
+    const model =
+      args.kind === 'modelCall'
+        ? { name: String(spec.model ?? deps.chat?.defaultModel), maxTokens: Number(spec.maxTokens ?? 256) }
+        : undefined;
+    const common = {
+      subject,
+      resource: { tenantId: args.tenantId, type: 'capsuleStep' },
+      args: { capsule: gate.capsule, version: gate.version, step: { id: args.key, kind: args.kind } },
+      ...(tool ? { tool } : {}),
+      ...(model ? { model } : {}),
+    };
+    const questions: PolicyInput[] = [
+      ...(tool ? [{ policy: 'constitution.tool', ...common }] : []),
+      ...(model ? [{ policy: 'constitution.model', ...common }] : []),
+      ...gate.policies.map((policy) => ({ policy, ...common })),
+    ];
+    if (!deps.policy) {
+      // See ActivitiesDeps.policy: without an engine the constitution is not consulted, but a
+      // policy the capsule itself names cannot be honoured, so its steps are denied.
+      if (gate.policies.length === 0) return;
+      const policy = gate.policies[0]!;
+      throw new StepPolicyDenied(
+        `step "${args.key}" denied by policy ${policy}: no policy engine is configured for capsule runs, so it cannot be checked`,
+        policy,
+        ['no policy engine is configured for capsule runs'],
+      );
+    }
+    const decisions = deps.policy.forRequest();
+    for (const question of questions) {
+      const decision = await decisions.decide(question);
+      if (decision.allow) continue;
+      const why = decision.reasons.join('; ') || 'denied';
+      if (decision.unavailable) {
+        throw new StepPolicyUnavailable(
+          `step "${args.key}" could not be checked against policy ${question.policy}: ${why}`,
+          question.policy,
+        );
+      }
+      throw new StepPolicyDenied(
+        `step "${args.key}" denied by policy ${question.policy}: ${why}`,
+        question.policy,
+        decision.reasons,
+      );
+    }
+  }
+
   async function work(
     args: ExecuteStepArgs,
     info: ActivityRunInfo,
     progress: (p: Record<string, unknown>) => Promise<void>,
+    starter: RunStarter | null,
   ) {
     const spec = args.spec;
     switch (args.kind) {
@@ -161,8 +284,7 @@ export function createActivities(deps: ActivitiesDeps) {
         return tool((spec.args as Record<string, unknown>) ?? {}, info);
       }
       case 'modelCall': {
-        if (!deps.chat)
-          throw new StepInputError('no model provider is configured for capsule runs (SOMA_LLM_BASE_URL)');
+        if (!deps.chat) throw new StepInputError('no model provider is configured for capsule runs');
         let text = '';
         let usage: Record<string, number> = {};
         let finish = 'stop';
@@ -190,9 +312,49 @@ export function createActivities(deps: ActivitiesDeps) {
         }
         return { text, ...usage, finishReason: finish };
       }
-      case 'memoryRecall':
-        // Recorded, not executed: workers have no memory-domain client yet (docs/capsules.md).
-        return { query: spec.query, k: spec.k ?? 5, items: [], executed: false };
+      case 'memoryRecall': {
+        if (!deps.retriever)
+          throw new StepInputError(
+            'no memory retriever is configured for capsule runs, so memory cannot be recalled',
+          );
+        if (!starter?.tenantId) {
+          throw new StepInputError(
+            'this run records no starting user (it was started before runs recorded one): memory is only recalled on behalf of the user who started the run',
+          );
+        }
+        const query = String(spec.query ?? '');
+        const k = Number(spec.k ?? 5);
+        // The run acts for the user who started it, with the rights recorded at start: the memory
+        // domain checks tenant and capabilities (memory:read) against these claims, not expiry.
+        const claims = {
+          subject: starter.subject,
+          tenantId: starter.tenantId,
+          roles: starter.roles,
+          capabilities: starter.capabilities,
+          platformAdmin: starter.platformAdmin,
+          authMethod: starter.authMethod as 'password',
+          issuer: starter.issuer ?? 'capsule-run',
+          expiresAt: Math.floor(Date.now() / 1000) + 300,
+        };
+        try {
+          const recalled = await deps.retriever.retrieve(claims, query, k, {});
+          return {
+            query,
+            k,
+            items: recalled.passages.map((p) => ({
+              id: p.memoryItemId,
+              text: p.text ?? null,
+              score: p.score,
+              scope: p.scope ?? null,
+            })),
+          };
+        } catch (error) {
+          // A refusal (no memory:read, a bad query or k) does not change on retry; an outage may.
+          if (error instanceof SomaError && !['UNAVAILABLE', 'INTERNAL_SERVER_ERROR'].includes(error.code))
+            throw new StepInputError(`memory recall refused (${error.code}): ${error.message}`);
+          throw error;
+        }
+      }
       case 'artifact': {
         if (!deps.storage) throw new StepInputError('no object storage is configured for artifacts');
         const name = String(spec.name);
@@ -210,7 +372,7 @@ export function createActivities(deps: ActivitiesDeps) {
   return {
     /** Runs one model / tool / memory / artifact step, recording started / completed / failed. */
     async executeStep(args: ExecuteStepArgs, info: ActivityRunInfo): Promise<unknown> {
-      await inTenant(args, async (tx, events) => {
+      const run = await inTenant(args, async (tx, events) => {
         await tx.query(
           'INSERT INTO capsules.step_attempts (tenant_id, run_id, step_key, attempt) VALUES ($1, $2, $3, $4)',
           [args.tenantId, args.runId, args.key, info.attempt],
@@ -227,12 +389,38 @@ export function createActivities(deps: ActivitiesDeps) {
             attempt: info.attempt,
           }),
         );
+        const { rows } = await tx.query<{
+          started_as: RunStarter | null;
+          name: string;
+          version: string;
+          policies: string[] | null;
+        }>(
+          `SELECT r.started_as, c.name, c.version, c.definition->'policies' AS policies
+             FROM capsules.runs r JOIN capsules.capsules c ON c.id = r.capsule_id WHERE r.id = $1`,
+          [args.runId],
+        );
+        return rows[0];
       });
       try {
-        const output = await work(args, info, (p) =>
-          inTenant(args, async (tx, events) => {
-            events.push(await appendRunEvent(tx, args, 'STEP_PROGRESS', args.key, p));
-          }),
+        const gate: StepGate = args.gate ?? {
+          capsule: run?.name ?? '',
+          version: run?.version ?? '',
+          policies: run?.policies ?? [],
+        };
+        const starter = run?.started_as ?? null;
+        if (args.kind === 'modelCall' && !deps.chat)
+          throw new StepInputError('no model provider is configured for capsule runs (SOMA_LLM_BASE_URL)');
+        // In the activity, not the workflow: a decision is an effect (it reads the engine and is
+        // audited), and it is asked again on every attempt.
+        await checkPolicies(args, gate, starter);
+        const output = await work(
+          args,
+          info,
+          (p) =>
+            inTenant(args, async (tx, events) => {
+              events.push(await appendRunEvent(tx, args, 'STEP_PROGRESS', args.key, p));
+            }),
+          starter,
         );
         await inTenant(args, async (tx, events) => {
           if (args.kind === 'toolCall') {
@@ -272,17 +460,24 @@ export function createActivities(deps: ActivitiesDeps) {
         return output ?? null;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
+        const detail =
+          error instanceof StepPolicyDenied
+            ? { reason: error.reason, policy: error.policy, reasons: error.reasons }
+            : error instanceof StepPolicyUnavailable
+              ? { reason: error.reason, policy: error.policy }
+              : null;
         await inTenant(args, async (tx, events) => {
           await tx.query(
-            `UPDATE capsules.run_steps SET status = 'FAILED', error = $3, updated_at = clock_timestamp()
+            `UPDATE capsules.run_steps SET status = 'FAILED', error = $3, detail = COALESCE($4, detail), updated_at = clock_timestamp()
               WHERE run_id = $1 AND step_key = $2`,
-            [args.runId, args.key, message],
+            [args.runId, args.key, message, detail ? JSON.stringify(detail) : null],
           );
           events.push(
             await appendRunEvent(tx, args, 'STEP_FAILED', args.key, {
               kind: args.kind,
               attempt: info.attempt,
               error: message,
+              ...detail,
             }),
           );
         }).catch(() => undefined);

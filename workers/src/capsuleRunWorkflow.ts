@@ -11,7 +11,7 @@ import {
   approvalSignal,
   type CapsuleRunInput,
 } from '../../subgraphs/capsules/src/runProtocol';
-import type { CapsuleActivities } from './activities';
+import type { CapsuleActivities, StepGate } from './activities';
 import { lookup, render, type TemplateScope } from './template';
 
 /** Thrown for a step that cannot go on (rejected approval, approval timeout, missing sub-capsule). */
@@ -53,11 +53,21 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
   const activity = ctx.activity as unknown as Activity;
   const run = { tenantId: input.tenantId, runId: input.runId };
 
-  const runSteps = async (steps: readonly CapsuleStep[], scope: TemplateScope, prefix: string) => {
-    for (const step of steps) await runStep(step, scope, prefix);
+  const runSteps = async (
+    steps: readonly CapsuleStep[],
+    scope: TemplateScope,
+    prefix: string,
+    gate: StepGate,
+  ) => {
+    for (const step of steps) await runStep(step, scope, prefix, gate);
   };
 
-  const runStep = async (step: CapsuleStep, scope: TemplateScope, prefix: string): Promise<void> => {
+  const runStep = async (
+    step: CapsuleStep,
+    scope: TemplateScope,
+    prefix: string,
+    gate: StepGate,
+  ): Promise<void> => {
     const key = `${prefix}${step.id}`;
     const options: ActivityOptions = {
       startToCloseTimeoutMs: step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
@@ -78,7 +88,7 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
         const output = await activity(
           key,
           'executeStep',
-          { ...run, key, kind: step.kind, spec: render(spec, scope) as Record<string, unknown> },
+          { ...run, key, kind: step.kind, spec: render(spec, scope) as Record<string, unknown>, gate },
           options,
         );
         scope.steps[step.id] = { output };
@@ -144,7 +154,7 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
           BOOKKEEPING,
         );
         scope.steps[step.id] = { output: { taken: taken ? 'then' : 'else' } };
-        await runSteps(taken ? step.steps : (step.otherwise ?? []), scope, prefix);
+        await runSteps(taken ? step.steps : (step.otherwise ?? []), scope, prefix, gate);
         return;
       }
       case 'parallel': {
@@ -154,7 +164,7 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
           { ...run, key, kind: step.kind, status: 'RUNNING', detail: { branches: step.branches.length } },
           BOOKKEEPING,
         );
-        await Promise.all(step.branches.map((branch) => runSteps(branch, scope, prefix)));
+        await Promise.all(step.branches.map((branch) => runSteps(branch, scope, prefix, gate)));
         await activity(
           `${key}#end`,
           'markStep',
@@ -181,7 +191,13 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
           BOOKKEEPING,
         );
         const childScope: TemplateScope = { inputs: render(step.inputs ?? {}, scope), steps: {} };
-        await runSteps(child.steps, childScope, `${key}/`);
+        // The sub-capsule's steps answer to its own policies AND to those of every capsule around it.
+        const childGate: StepGate = {
+          capsule: child.name,
+          version: child.version,
+          policies: [...new Set([...gate.policies, ...(child.policies ?? [])])],
+        };
+        await runSteps(child.steps, childScope, `${key}/`, childGate);
         const output = render(child.outputs ?? {}, childScope);
         await activity(
           `${key}#end`,
@@ -197,7 +213,11 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
 
   const scope: TemplateScope = { inputs: input.inputs, steps: {} };
   try {
-    await runSteps(input.definition.steps, scope, '');
+    await runSteps(input.definition.steps, scope, '', {
+      capsule: input.definition.name,
+      version: input.definition.version,
+      policies: input.definition.policies ?? [],
+    });
     const output = render(input.definition.outputs ?? {}, scope);
     await activity('run#finish', 'finishRun', { ...run, status: 'COMPLETED', output }, BOOKKEEPING);
     return output;

@@ -6,8 +6,12 @@ export {
   createActivities,
   type RunEvent,
   type RunEventType,
+  type RunStarter,
   runStream,
+  type StepGate,
   StepInputError,
+  StepPolicyDenied,
+  StepPolicyUnavailable,
 } from './activities';
 /** Workflow types by name: the embedded engine registers these; Temporal's worker bundles workflows.ts. */
 export {

@@ -10,9 +10,21 @@
  *
  * Artifacts go to the S3 server at SOMA_S3_ENDPOINT (bucket SOMA_S3_BUCKET) when set, else to
  * the folder SOMA_ARTIFACTS_DIR. The crash tests SIGKILL this process mid-run.
+ *
+ * Steps are gated by policy (docs/capsules.md): the OPA server at SOMA_OPA_URL when set, else the
+ * committed Rego compiled to wasm, in this process. Every decision is audited on Kafka
+ * (SOMA_KAFKA_BROKERS, topic agent.audit) when set, else as one JSON line per decision on stderr.
+ * Memory-recall steps fail here (this process has no memory domain; they run in `npm start`).
  */
 import { readFileSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
+import { KafkaEventBus } from '@somaagent/kafka';
+import {
+  type AuditSink,
+  createPolicyDecider,
+  createWasmPolicyEvaluator,
+  OpaServerPolicyEvaluator,
+} from '@somaagent/policy';
 import type { ObjectStorage } from '@somaagent/ports';
 import { PostgresSqlDatabase } from '@somaagent/postgres';
 import {
@@ -22,6 +34,7 @@ import {
   S3ObjectStorage,
 } from '@somaagent/workflows';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { z } from 'zod';
 import { createActivities } from './activities';
@@ -40,6 +53,8 @@ const Env = z.object({
   SOMA_S3_REGION: z.string().default('us-east-1'),
   SOMA_S3_BUCKET: z.string().default('soma-artifacts'),
   SOMA_ARTIFACTS_DIR: z.string().default('.data/artifacts'),
+  SOMA_OPA_URL: z.string().url().optional(),
+  SOMA_KAFKA_BROKERS: z.string().optional(),
 });
 
 const env = Env.parse(process.env);
@@ -61,7 +76,23 @@ if (env.SOMA_S3_ENDPOINT) {
   storage = await FileSystemObjectStorage.open(env.SOMA_ARTIFACTS_DIR);
 }
 
-const activities = createActivities({ db, storage });
+const audit: AuditSink = env.SOMA_KAFKA_BROKERS
+  ? new KafkaEventBus(
+      new Kafka({
+        clientId: 'somaagent-worker',
+        brokers: env.SOMA_KAFKA_BROKERS.split(','),
+        logLevel: logLevel.WARN,
+      }),
+    )
+  : { publish: async (event) => void process.stderr.write(`${JSON.stringify(event)}\n`) };
+const policy = createPolicyDecider({
+  evaluator: env.SOMA_OPA_URL
+    ? new OpaServerPolicyEvaluator({ url: env.SOMA_OPA_URL })
+    : await createWasmPolicyEvaluator(),
+  audit,
+});
+
+const activities = createActivities({ db, storage, policy });
 
 if (env.SOMA_WORKER_ENGINE === 'journal') {
   const engine = new JournalWorkflowEngine(db, {

@@ -130,7 +130,15 @@ describe.each(['journal', 'temporal'] as const)(
       const tenant = randomUUID();
       const first = await startWorker(env);
       children.push(first.child);
-      const input = await seedRun(db, tenant, definition, {}, {}, engineKind);
+      // The worker gates steps by policy (the committed wasm Rego) as the run's starter.
+      const input = await seedRun(db, tenant, definition, {}, {}, engineKind, {
+        subject: randomUUID(),
+        tenantId: tenant,
+        roles: ['member'],
+        capabilities: ['capsules:run'],
+        platformAdmin: false,
+        authMethod: 'password',
+      });
       await engine.start('capsuleRun', input.runId, input);
 
       // The slow step is running in the worker: kill it there and then.

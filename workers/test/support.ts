@@ -11,6 +11,8 @@ export async function seedRun(
   inputs: Record<string, unknown> = {},
   capsules: Record<string, CapsuleDefinition> = {},
   engine = 'test',
+  /** capsules.runs.started_as: who started the run, as the policy sees them (none: NULL). */
+  startedAs: Record<string, unknown> | null = null,
 ): Promise<CapsuleRunInput> {
   const runId = randomUUID();
   await db.withScope({ tenantId }, async (tx) => {
@@ -34,8 +36,15 @@ export async function seedRun(
       [definition.name, definition.version],
     );
     await tx.query(
-      `INSERT INTO capsules.runs (id, tenant_id, capsule_id, inputs, engine, started_by) VALUES ($1, $2, $3, $4, $5, 'test')`,
-      [runId, tenantId, rows[0]!.id, JSON.stringify(inputs), engine],
+      `INSERT INTO capsules.runs (id, tenant_id, capsule_id, inputs, engine, started_by, started_as) VALUES ($1, $2, $3, $4, $5, 'test', $6)`,
+      [
+        runId,
+        tenantId,
+        rows[0]!.id,
+        JSON.stringify(inputs),
+        engine,
+        startedAs ? JSON.stringify(startedAs) : null,
+      ],
     );
   });
   return { tenantId, runId, definition, inputs, capsules };

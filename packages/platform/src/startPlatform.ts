@@ -174,12 +174,33 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       };
     },
   };
+  // Capsule memory-recall steps, through the same port: a run has no session, so it searches the
+  // tenant's memories and those of the user who started it, and hands items on as data.
+  const capsulesRetriever: ContextRetriever = {
+    async retrieve(claims, question, k) {
+      const context = await memory.service.retrieveContext(claims, {
+        question,
+        k,
+        scopes: [{ kind: 'TENANT' }, { kind: 'USER' }],
+      });
+      return {
+        text: context.text,
+        passages: context.citations.map((c) => ({
+          marker: c.marker,
+          memoryItemId: c.item.id,
+          score: c.score,
+          text: c.item.content,
+          scope: { kind: c.item.scope_kind, id: c.item.scope_id || null },
+        })),
+      };
+    },
+  };
   const policyEvaluator =
     options.policy === undefined || options.policy === 'embedded'
       ? await createWasmPolicyEvaluator()
       : options.policy;
-  // One decider for the router's directives and the sessions subgraph's model calls: the same
-  // engine, the same fail-closed switch, the same audit sink.
+  // One decider for the router's directives, the sessions subgraph's model calls and capsule
+  // steps: the same engine, the same fail-closed switch, the same audit sink.
   const policyDecider = createPolicyDecider({
     evaluator: policyEvaluator,
     audit: events,
@@ -236,6 +257,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
             db: options.db,
             streams,
             storage: objectStorage,
+            policy: policyDecider,
+            retriever: capsulesRetriever,
             ...(options.capsuleModel ? { chat: options.capsuleModel } : {}),
           }),
         }).startWorker()
@@ -245,6 +268,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     engine: workflowEngine,
     storage: objectStorage,
     streams,
+    policy: policyEvaluator,
   });
   const capsulesServer = await serveSubgraph({
     name: capsules.name,

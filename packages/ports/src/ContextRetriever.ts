@@ -6,6 +6,10 @@ export interface RecalledPassage {
   marker: number;
   memoryItemId: string;
   score: number;
+  /** The item's text, for callers that hand items on as data (capsule memory-recall steps). */
+  text?: string;
+  /** Where the item lives (`TENANT`, `USER` with the user's id, `SESSION` with its id, ...). */
+  scope?: { kind: string; id: string | null };
 }
 
 /**
@@ -14,11 +18,14 @@ export interface RecalledPassage {
  * importing that domain.
  */
 export interface ContextRetriever {
-  /** Searches what the caller may see: the tenant's, the caller's own and this session's memories. */
+  /**
+   * Searches what the caller may see: the tenant's and the caller's own memories, plus this
+   * session's when `sessionId` is given (capsule runs have no session).
+   */
   retrieve(
     claims: VerifiedClaims,
     question: string,
     k: number,
-    context: { sessionId: string },
+    context: { sessionId?: string },
   ): Promise<{ text: string; passages: RecalledPassage[] }>;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
+import { PolicyEngineUnavailable, type PolicyEvaluator } from '@somaagent/policy';
 import type { ObjectStorage, SqlDatabase, SqlExecutor, StreamLog, WorkflowEngine } from '@somaagent/ports';
 import { type Caller, holds, requireCaller } from './capabilities';
 import { allSteps, type CapsuleDefinition } from './definition';
@@ -14,7 +15,12 @@ import {
   toCapsule,
   toRun,
 } from './models';
-import { type DefinitionProblem, parseCapsuleDefinition, validateInputs } from './parseCapsuleDefinition';
+import {
+  type DefinitionProblem,
+  parseCapsuleDefinition,
+  sourcePosition,
+  validateInputs,
+} from './parseCapsuleDefinition';
 import {
   type ApprovalDecision,
   approvalSignal,
@@ -63,6 +69,8 @@ export class CapsuleService {
     private readonly storage: ObjectStorage,
     private readonly streams: StreamLog,
     private readonly limits: CapsulesLimits = DEFAULT_CAPSULES_LIMITS,
+    /** Checks the policy names a definition lists; without one they are not checked at publish time (runs still deny what they cannot check). */
+    private readonly policy?: Pick<PolicyEvaluator, 'evaluate'>,
   ) {}
 
   private scope<T>(caller: Caller, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -86,6 +94,46 @@ export class CapsuleService {
     const parsed = parseCapsuleDefinition(source);
     if (!parsed.ok) throw invalidDefinition(parsed.problems);
     return parsed.definition;
+  }
+
+  /**
+   * Every name under `policies` must be a policy the engine knows. There is no list of names
+   * outside the Rego (policies/somaagent/authz: `known_policies`), so the engine is asked: an
+   * unknown name is denied with the reason `no policy named "…"`. Asked of the evaluator, not the
+   * audited decider: this checks a name, it decides nothing about anyone.
+   */
+  private async checkPolicyNames(definition: CapsuleDefinition, source: string): Promise<void> {
+    if (!this.policy) return;
+    const problems: DefinitionProblem[] = [];
+    for (const [i, name] of (definition.policies ?? []).entries()) {
+      let reasons: string[];
+      try {
+        ({ reasons } = await this.policy.evaluate({ policy: name, subject: null }));
+      } catch (error) {
+        if (!(error instanceof PolicyEngineUnavailable)) throw error;
+        throw new SomaError(
+          'UNAVAILABLE',
+          `the policy engine could not check the policy names of this capsule (${error.message}); try again`,
+          { reason: 'POLICY_UNAVAILABLE' },
+        );
+      }
+      if (reasons.some((r) => r.startsWith('no policy named'))) {
+        const path = `/policies/${i}`;
+        problems.push({
+          path,
+          ...sourcePosition(source, path),
+          message: `policies[${i}]: no policy named "${name}"; use a rule of policies/somaagent/authz (e.g. "tenant.member", "platform.admin")`,
+        });
+      }
+    }
+    if (problems.length) {
+      const first = problems[0]!;
+      throw new SomaError(
+        'BAD_USER_INPUT',
+        `capsule definition names an unknown policy: ${first.message}${first.line ? ` (line ${first.line}, column ${first.column})` : ''}`,
+        { reason: 'UNKNOWN_POLICY', field: 'source', problems },
+      );
+    }
   }
 
   /** Sub-capsule references must name published versions. */
@@ -135,6 +183,7 @@ export class CapsuleService {
   async createCapsule(claims: VerifiedClaims | null, source: string): Promise<CapsuleModel> {
     const caller = requireCaller(claims, 'capsules:write');
     const definition = this.parse(source);
+    await this.checkPolicyNames(definition, source);
     return this.scope(caller, async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('capsules:' || $1 || ':' || $2))`, [
         caller.tenantId,
@@ -158,6 +207,7 @@ export class CapsuleService {
   async updateCapsule(claims: VerifiedClaims | null, source: string): Promise<CapsuleModel> {
     const caller = requireCaller(claims, 'capsules:write');
     const definition = this.parse(source);
+    await this.checkPolicyNames(definition, source);
     return this.scope(caller, async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('capsules:' || $1 || ':' || $2))`, [
         caller.tenantId,
@@ -286,10 +336,29 @@ export class CapsuleService {
           pending.push(child.definition);
         }
       }
+      // Who started the run, as the policy engine sees them: every step is checked as this
+      // subject, and memory-recall steps search what they may see (workers/src/activities.ts).
+      const startedAs = {
+        subject: claims!.subject,
+        tenantId: claims!.tenantId,
+        roles: claims!.roles,
+        capabilities: claims!.capabilities,
+        platformAdmin: claims!.platformAdmin,
+        authMethod: claims!.authMethod,
+        issuer: claims!.issuer,
+      };
       const { rows } = await tx.query<RunRow>(
-        `INSERT INTO capsules.runs (id, tenant_id, capsule_id, inputs, engine, started_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${RUN_COLUMNS}`,
-        [runId, caller.tenantId, capsule.id, JSON.stringify(inputs), this.engine.kind, caller.subject],
+        `INSERT INTO capsules.runs (id, tenant_id, capsule_id, inputs, engine, started_by, started_as)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${RUN_COLUMNS}`,
+        [
+          runId,
+          caller.tenantId,
+          capsule.id,
+          JSON.stringify(inputs),
+          this.engine.kind,
+          caller.subject,
+          JSON.stringify(startedAs),
+        ],
       );
       const workflowInput: CapsuleRunInput = {
         tenantId: caller.tenantId,

@@ -3,6 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
+import type { PolicyEvaluator } from '@somaagent/policy';
 import type { ObjectStorage, SqlDatabase, StreamLog, WorkflowEngine } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
 import { CapsuleService, type CapsulesLimits, DEFAULT_CAPSULES_LIMITS } from './CapsuleService';
@@ -20,6 +21,12 @@ export interface CapsulesDeps {
   /** Wakes run-event subscriptions (the activities append to it). */
   streams: StreamLog;
   limits?: Partial<CapsulesLimits>;
+  /**
+   * Checks the names under a definition's `policies` when it is published (the same engine the
+   * router and the run activities decide with). @default none: names are not checked at publish
+   * time; a run still denies a step whose policy cannot be checked
+   */
+  policy?: PolicyEvaluator;
 }
 
 export interface CapsulesContext {
@@ -43,10 +50,14 @@ const same = <T>(x: T) => x;
 
 /** The capsules subgraph: build it, then serve it with `serveSubgraph`. */
 export function createCapsulesSubgraph(deps: CapsulesDeps): CapsulesSubgraph {
-  const service = new CapsuleService(deps.db, deps.engine, deps.storage, deps.streams, {
-    ...DEFAULT_CAPSULES_LIMITS,
-    ...deps.limits,
-  });
+  const service = new CapsuleService(
+    deps.db,
+    deps.engine,
+    deps.storage,
+    deps.streams,
+    { ...DEFAULT_CAPSULES_LIMITS, ...deps.limits },
+    deps.policy,
+  );
   const resolvers: Resolvers = {
     Query: {
       capsuleDefinitionSchema: (_, __, ctx) => {

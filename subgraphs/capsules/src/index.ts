@@ -14,6 +14,7 @@ export {
   type DefinitionProblem,
   type ParseResult,
   parseCapsuleDefinition,
+  sourcePosition,
   validateInputs,
 } from './parseCapsuleDefinition';
 export * from './runProtocol';

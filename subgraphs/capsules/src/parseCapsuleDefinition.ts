@@ -70,19 +70,7 @@ export function parseCapsuleDefinition(source: string): ParseResult {
     };
   }
   const value = doc.toJS({ maxAliasCount: 50 }) as unknown;
-  const locate = (pointer: string) => {
-    const segments = pointer
-      .split('/')
-      .slice(1)
-      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    // The deepest node that exists along the path (a missing property points at its parent).
-    for (let n = segments.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
-      if (isNode(node) && node.range) return at(node.range[0]);
-    }
-    return {};
-  };
+  const locate = locator(doc, at);
 
   if (!validateDefinition(value)) {
     const seen = new Set<string>();
@@ -126,6 +114,39 @@ export function parseCapsuleDefinition(source: string): ParseResult {
     }
   }
   return problems.length ? { ok: false, problems } : { ok: true, definition };
+}
+
+type Position = { line?: number; column?: number };
+
+function locator(doc: ReturnType<typeof parseDocument>, at: (offset: number | undefined) => Position) {
+  return (pointer: string): Position => {
+    const segments = pointer
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    // The deepest node that exists along the path (a missing property points at its parent).
+    for (let n = segments.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
+      if (isNode(node) && node.range) return at(node.range[0]);
+    }
+    return {};
+  };
+}
+
+/**
+ * Line and column (1-based) of the value at a JSON Pointer in a definition's source, for problems
+ * found after parsing (an unknown policy name, ...). Empty when the source does not parse.
+ */
+export function sourcePosition(source: string, pointer: string): Position {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) return {};
+  return locator(doc, (offset) => {
+    if (offset === undefined) return {};
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  })(pointer);
 }
 
 function stepPointers(
