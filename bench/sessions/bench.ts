@@ -422,14 +422,15 @@ if (traceRuns > 0) {
   for (const o of samples) {
     const inWindow = marks.filter((m) => m.at >= o.sentAt && m.at <= o.firstTokenAt);
     const firstOf = (name: MarkName) => inWindow.find((m) => m.name === name)?.at;
-    // The answer's transaction is the one the model request started in.
+    // The answer's transaction: the first to commit after the model request (which starts
+    // before it when the prompt could be guessed, inside it otherwise).
     const model = firstOf('model.request');
-    const begin = inWindow
-      .filter((m) => m.name === 'db.tx.begin' && model !== undefined && m.at <= model)
-      .at(-1)?.at;
     const commit = inWindow.find(
       (m) => m.name === 'db.tx.commit' && model !== undefined && m.at >= model,
     )?.at;
+    const begin = inWindow
+      .filter((m) => m.name === 'db.tx.begin' && commit !== undefined && m.at <= commit)
+      .at(-1)?.at;
     for (const s of stages) {
       const at =
         s === 'client.answer'

@@ -548,9 +548,10 @@ export class SessionService {
         });
         return { session, persona, userMessage, assistantMessage, chunks, modelStartedAt, recent };
       });
-      // The relay's drain is kicked once the first token is out (generate): on the embedded
-      // database it is a transaction that would otherwise run exactly when the first token
-      // arrives. The rows are committed already; only their publication waits a moment.
+      // The relay is not kicked here: on the embedded database its drain is a transaction that
+      // would run exactly while the first token travels (measured: +14 ms p50 on the router
+      // hop). The rows are committed; the relay's poll (outboxPollMs) or the kick at the end of
+      // the answer publishes them.
       reservation.messageId = prepared.assistantMessage.id;
       const floor = Number(prepared.session.last_sequence);
       const afterSequence = Math.max(await this.streams.lastSequence(sessionStream(input.sessionId)), floor);
@@ -757,11 +758,9 @@ export class SessionService {
         // Chunks the client library already buffered must not outlive a cancellation.
         if (signal.aborted) break;
         if (chunk.type === 'delta') {
-          const first = ttftMs === null;
           ttftMs ??= Math.round(performance.now() - started);
           text += chunk.text;
           await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
-          if (first) this.outbox.kick(); // message.created, held back until the first token is out
         } else if (chunk.type === 'usage') {
           usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
         } else {
