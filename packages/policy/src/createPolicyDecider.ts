@@ -58,6 +58,32 @@ export interface PolicyDecider {
 /** sha256 (hex) of the canonical input: what audit events and `explainPolicyDecision` show. */
 export const inputDigest = (input: PolicyInput) => hash('sha256', stableStringify(input), 'hex');
 
+// The subject and operation of a request's questions are one object each (the router builds
+// them once per request / parsed document): their canonical text is computed once. Inputs are
+// treated as immutable once asked.
+const canonicalParts = new WeakMap<object, string>();
+const MEMOISED_KEYS = new Set(['subject', 'operation']);
+
+/** `stableStringify(input)`, byte for byte, with the subject's and operation's text memoised. */
+function canonicalInput(input: PolicyInput): string {
+  const record = input as unknown as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(record).sort()) {
+    const value = record[key];
+    if (value === undefined) continue;
+    let text: string | undefined;
+    if (MEMOISED_KEYS.has(key) && typeof value === 'object' && value !== null) {
+      text = canonicalParts.get(value);
+      if (text === undefined) {
+        text = stableStringify(value);
+        canonicalParts.set(value, text);
+      }
+    } else text = stableStringify(value);
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
+}
+
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
@@ -168,7 +194,7 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
       let cached = 0;
       const decideNow = (input: PolicyInput): ScopedDecision | Promise<ScopedDecision> => {
         // Keyed by the canonical input text; the sha256 is only computed for the audit event.
-        const key = stableStringify(input);
+        const key = canonicalInput(input);
         const hit = memo.get(key);
         if (hit) {
           cached++;

@@ -71,11 +71,11 @@ export function policyError(decision: ScopedDecision, anonymous: boolean, path?:
 
 /** `sessions.edges.node.messages`: the response path without list indices. */
 function fieldPath(info: GraphQLResolveInfo): string {
-  const keys: string[] = [];
+  let path = '';
   for (let p: GraphQLResolveInfo['path'] | undefined = info.path; p; p = p.prev) {
-    if (typeof p.key === 'string') keys.push(p.key);
+    if (typeof p.key === 'string') path = path ? `${p.key}.${path}` : p.key;
   }
-  return keys.reverse().join('.');
+  return path;
 }
 
 type OperationSummary = NonNullable<PolicyInput['operation']>;
