@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createPolicyDecider } from '@somaagent/policy';
 import type { WorkflowEngine } from '@somaagent/ports';
 import { createActivities } from '@somaagent/workers';
 import { createTemporalWorker, S3ObjectStorage, TemporalWorkflowEngine } from '@somaagent/workflows';
@@ -132,8 +133,13 @@ describe.each(['embedded', 'temporal'] as const)(
           connection: native,
           namespace,
           taskQueue: temporal.taskQueue,
-          // The worker's activities write the same database the platform serves (distributed mode).
-          activities: createActivities({ db: t.db, storage }),
+          // The worker's activities write the same database the platform serves (distributed mode)
+          // and gate steps with the same policy engine.
+          activities: createActivities({
+            db: t.db,
+            storage,
+            policy: createPolicyDecider({ evaluator: t.platform.policy }),
+          }),
           workflowBundle: await bundleWorkflowCode({
             workflowsPath: fileURLToPath(new URL('../../workers/src/workflows.ts', import.meta.url)),
             logger: new DefaultLogger('WARN'),

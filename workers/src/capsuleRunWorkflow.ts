@@ -76,7 +76,9 @@ export async function capsuleRunWorkflow(ctx: WorkflowContext, input: CapsuleRun
         initialIntervalMs: step.retry?.initialIntervalMs ?? 1000,
         backoffCoefficient: step.retry?.backoffCoefficient ?? 2,
         ...(step.retry?.maximumIntervalMs ? { maximumIntervalMs: step.retry.maximumIntervalMs } : {}),
-        nonRetryableErrorTypes: ['StepInputError'],
+        // Temporal names a failure after the error's class, the journal engine after its `name`:
+        // StepPolicyDenied is both a StepPolicyDenied and (by name) a StepInputError.
+        nonRetryableErrorTypes: ['StepInputError', 'StepPolicyDenied'],
       },
     };
     switch (step.kind) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { InProcessEventBus } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import {
@@ -13,10 +14,18 @@ import {
 } from '@somaagent/policy';
 import type { ChatModel, ChatRequest, EventEnvelope } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
-import { JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
+import {
+  createTemporalWorker,
+  JournalWorkflowEngine,
+  TemporalWorkflowEngine,
+  workflowsMigrations,
+} from '@somaagent/workflows';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CapsuleDefinition } from '../../subgraphs/capsules/src/definition';
 import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
+import { createTestDatabase } from '../../tests/support/postgres';
 import { createActivities } from '../src/activities';
 import { capsuleRunWorkflow } from '../src/capsuleRunWorkflow';
 import { runRow, seedRun, step } from './support';
@@ -378,4 +387,61 @@ describe('capsule steps when no policy engine is configured', () => {
       ),
     });
   });
+});
+
+describe('a denied step on Temporal (dev server, in-process worker): not retried either', () => {
+  it('fails the forbidden tool step once, with the reason; the tool never ran', async () => {
+    const temporal = inject('temporal');
+    const db = await createTestDatabase();
+    await db.migrate(capsulesMigrations);
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    const taskQueue = `soma-capsules-policy-${randomUUID()}`;
+    const native = await NativeConnection.connect({ address: temporal.address });
+    const worker = await createTemporalWorker({
+      connection: native,
+      namespace: temporal.namespace,
+      taskQueue,
+      activities: createActivities({
+        db,
+        policy: createPolicyDecider({ evaluator: await createWasmPolicyEvaluator() }),
+      }),
+      workflowBundle: await bundleWorkflowCode({
+        workflowsPath: fileURLToPath(new URL('../src/workflows.ts', import.meta.url)),
+        logger: new DefaultLogger('WARN'),
+      }),
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address: temporal.address });
+    try {
+      const engine = new TemporalWorkflowEngine(new Client({ connection, namespace: temporal.namespace }), {
+        taskQueue,
+        workflowExecutionTimeoutMs: 60_000,
+      });
+      const tenant = randomUUID();
+      const input = await seedRun(
+        db,
+        tenant,
+        capsule('forbidden-on-temporal', [step('t1', 'shell.exec', { cmd: 'id' })]),
+        {},
+        {},
+        'temporal',
+        member(tenant),
+      );
+      await engine.start('capsuleRun', input.runId, input);
+      const expected = `step "t1" denied by policy constitution.tool: tool "shell.exec" is forbidden by the tenant's constitution`;
+      await expect(engine.result(input.runId)).rejects.toMatchObject({
+        message: expect.stringContaining(expected),
+      });
+      const row = await runRow(db, tenant, input.runId);
+      expect(row).toMatchObject({ status: 'FAILED', error: expected, invocations: [] });
+      expect(row.steps).toEqual([{ step_key: 't1', status: 'FAILED', attempts: 1 }]);
+      expect(row.attempts).toHaveLength(1);
+    } finally {
+      worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+      await db[Symbol.asyncDispose]();
+    }
+  }, 120_000);
 });
