@@ -175,22 +175,23 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     },
   };
   // Capsule memory-recall steps, through the same port: a run has no session, so it searches the
-  // tenant's memories and those of the user who started it, and hands items on as data.
+  // tenant's memories and those of the user who started it, and hands whole items on as data
+  // (recall, not retrieveContext: no prompt-sized truncation, k up to the schema's 50).
   const capsulesRetriever: ContextRetriever = {
     async retrieve(claims, question, k) {
-      const context = await memory.service.retrieveContext(claims, {
-        question,
+      const hits = await memory.service.recall(claims, {
+        query: question,
         k,
         scopes: [{ kind: 'TENANT' }, { kind: 'USER' }],
       });
       return {
-        text: context.text,
-        passages: context.citations.map((c) => ({
-          marker: c.marker,
-          memoryItemId: c.item.id,
-          score: c.score,
-          text: c.item.content,
-          scope: { kind: c.item.scope_kind, id: c.item.scope_id || null },
+        text: hits.map((h, i) => `[${i + 1}] ${h.item.content}`).join('\n\n'),
+        passages: hits.map((h, i) => ({
+          marker: i + 1,
+          memoryItemId: h.item.id,
+          score: h.score,
+          text: h.item.content,
+          scope: { kind: h.item.scope_kind, id: h.item.scope_id || null },
         })),
       };
     },
