@@ -47,6 +47,11 @@ const Env = z.object({
   /** Default model name on that server for capsule model-call steps that name none. */
   SOMA_LLM_MODEL: z.string().min(1).optional(),
   /**
+   * Streams on the wire to that server at once; more wait in this process, in order. Match it
+   * to the server's slots (llama-server --parallel) with some headroom.
+   */
+  SOMA_LLM_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(16),
+  /**
    * The LOCAL provider's GGUF (llama.cpp in this process). Unset: soma-tiny, generated into
    * <data dir>/models on first use — untrained, its text is meaningless.
    */
@@ -169,7 +174,9 @@ const localModelName =
   env.SOMA_LOCAL_MODEL_NAME ??
   (localModelPath ? basename(localModelPath).replace(/\.gguf$/i, '') : TINY_MODEL_NAME);
 const remote = env.SOMA_LLM_BASE_URL
-  ? OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY)
+  ? OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY, {
+      maxConcurrentStreams: env.SOMA_LLM_MAX_CONCURRENT_STREAMS,
+    })
   : undefined;
 const local = new LocalLlamaChatModel({
   modelName: localModelName,

@@ -1,6 +1,7 @@
 import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
+import { StreamSlots } from './StreamSlots';
 
 export interface OpenAICompatibleChatModelOptions {
   /** A client built with `maxRetries: 0`: retries are done here, only before the first token. */
@@ -11,21 +12,29 @@ export interface OpenAICompatibleChatModelOptions {
   baseDelayMs?: number;
   /** @default 8000 */
   maxDelayMs?: number;
-  /** Time allowed until the response starts. @default 60_000 */
+  /** Time allowed until the response starts, counted from when the request is sent. @default 60_000 */
   timeoutMs?: number;
+  /**
+   * Streams on the wire to this server at once; more wait in this process, in arrival order
+   * (see StreamSlots for why). Match it to the server's slots, with some headroom.
+   * @default 16
+   */
+  maxConcurrentStreams?: number;
 }
 
+// The abort listener is removed when the timer fires: a request that retries several times
+// must not pile listeners onto the caller's signal.
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 const retriableStatus = (status: number | undefined) =>
@@ -38,7 +47,11 @@ const retriableStatus = (status: number | undefined) =>
  */
 export class OpenAICompatibleChatModel implements ChatModel {
   readonly kind = 'openai-compatible';
-  constructor(private readonly options: OpenAICompatibleChatModelOptions) {}
+  /** Streams on the wire and waiting (operators and tests read it). */
+  readonly slots: StreamSlots;
+  constructor(private readonly options: OpenAICompatibleChatModelOptions) {
+    this.slots = new StreamSlots(options.maxConcurrentStreams ?? 16);
+  }
 
   static fromUrl(
     baseURL: string,
@@ -52,6 +65,19 @@ export class OpenAICompatibleChatModel implements ChatModel {
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+    const release = await this.slots.acquire(request.signal);
+    if (!release) {
+      yield { type: 'finish', reason: 'cancelled' };
+      return;
+    }
+    try {
+      yield* this.streamInSlot(request);
+    } finally {
+      release();
+    }
+  }
+
+  private async *streamInSlot(request: ChatRequest): AsyncIterable<ChatChunk> {
     const {
       client,
       maxRetries = 3,

@@ -4,4 +4,5 @@ export {
   OpenAICompatibleChatModel,
   type OpenAICompatibleChatModelOptions,
 } from './OpenAICompatibleChatModel';
+export { StreamSlots } from './StreamSlots';
 export { ensureTinyLlamaModel, TINY_MODEL_NAME } from './tinyLlamaModel';

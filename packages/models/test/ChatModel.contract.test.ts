@@ -228,6 +228,57 @@ describe('ChatModel capability httpRetries: OpenAICompatibleChatModel', () => {
   });
 });
 
+describe('OpenAICompatibleChatModel stream slots (maxConcurrentStreams)', () => {
+  const model = httpModel;
+
+  it('keeps at most N streams on the wire; the rest wait in order and start as slots free', async () => {
+    const front = await startFront(0, 200);
+    try {
+      const chat = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, { maxConcurrentStreams: 1 });
+      // What the server had seen each time the first stream delivered a token.
+      const seenWhileFirstStreamed: number[] = [];
+      const first = (async () => {
+        for await (const c of chat.stream({ model, messages, maxTokens: 6 }))
+          if (c.type === 'delta') seenWhileFirstStreamed.push(front.seen.length);
+      })();
+      const second = drain(chat.stream({ model, messages, maxTokens: 6 }));
+      // Both were asked for; only one is on the wire.
+      await new Promise((r) => setTimeout(r, 0));
+      expect(chat.slots.active).toBe(1);
+      expect(chat.slots.queued).toBe(1);
+      await first;
+      expect(seenWhileFirstStreamed.length).toBeGreaterThan(0);
+      expect(new Set(seenWhileFirstStreamed)).toEqual(new Set([1]));
+      expect((await second).at(-1)?.type).toBe('finish');
+      expect(front.seen.length).toBe(2);
+      expect(chat.slots.active).toBe(0);
+      expect(chat.slots.queued).toBe(0);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a waiting request cancelled before its turn never reaches the server', async () => {
+    const front = await startFront(0, 200);
+    try {
+      const chat = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, { maxConcurrentStreams: 1 });
+      const holder = drain(chat.stream({ model, messages, maxTokens: 6 }));
+      const abort = new AbortController();
+      const waiting = drain(chat.stream({ model, messages, maxTokens: 6, signal: abort.signal }));
+      await new Promise((r) => setTimeout(r, 0));
+      expect(chat.slots.queued).toBe(1);
+      abort.abort();
+      expect(await waiting).toEqual([{ type: 'finish', reason: 'cancelled' }]);
+      expect(chat.slots.queued).toBe(0);
+      await holder;
+      expect(front.seen.length).toBe(1);
+      expect(chat.slots.active).toBe(0);
+    } finally {
+      await front.close();
+    }
+  });
+});
+
 describe('LocalLlamaChatModel specifics', () => {
   const local = subjects[1]!.chat;
 
