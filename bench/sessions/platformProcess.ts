@@ -24,7 +24,11 @@ const marks = new Marks();
 if (values.trace) installProbes(marks);
 const rawDb = await PgliteSqlDatabase.open();
 let db: SqlDatabase = rawDb;
-let chat: ChatModel = OpenAICompatibleChatModel.fromUrl(baseURL, apiKey);
+// As an operator would set SOMA_LLM_MAX_CONCURRENT_STREAMS for this server: the harness's
+// llama-server decodes 2 requests at a time (--parallel 2) on 4 HTTP threads; more requests on the
+// wire only wait in its HTTP layer, so the platform keeps the queue.
+const maxConcurrentStreams = Number(process.env.SOMA_LLM_MAX_CONCURRENT_STREAMS ?? 4);
+let chat: ChatModel = OpenAICompatibleChatModel.fromUrl(baseURL, apiKey, { maxConcurrentStreams });
 let streams: StreamLog = new InMemoryStreamLog();
 if (values.trace) {
   db = traceDatabase(db, marks);

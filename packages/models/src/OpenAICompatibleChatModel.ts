@@ -37,6 +37,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** The error's message with its causes' ("Connection error." alone says nothing an operator can act on). */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    parts.push(typeof code === 'string' && !e.message.includes(code) ? `${e.message} [${code}]` : e.message);
+  }
+  return parts.length ? parts.join(': ') : String(error);
+}
+
 const retriableStatus = (status: number | undefined) =>
   status === 408 || status === 429 || (status ?? 0) >= 500;
 
@@ -112,7 +122,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         const retriable = error instanceof OpenAI.APIConnectionError || retriableStatus(status);
         if (!retriable || attempt >= maxRetries) {
           throw new ChatModelError(
-            `model server ${retriable ? 'unavailable' : 'refused the request'}${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message}`,
+            `model server ${retriable ? 'unavailable' : 'refused the request'}${status ? ` (HTTP ${status})` : ''} after ${attempt + 1} attempt${attempt ? 's' : ''}: ${describe(error)}`,
             retriable,
             status,
           );
@@ -146,7 +156,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
-      throw new ChatModelError(`model stream broke off: ${(error as Error).message}`, true);
+      throw new ChatModelError(`model stream broke off: ${describe(error)}`, true);
     }
     if (request.signal?.aborted) {
       yield { type: 'finish', reason: 'cancelled' };

@@ -11,6 +11,9 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 
+/** Pending connections the kernel may hold while the event loop is busy (Node's default is 511). */
+const LISTEN_BACKLOG = 4096;
+
 export interface ServeSubgraphOptions<TContext> {
   /** Subgraph name, used in logs and health output. */
   name: string;
@@ -180,9 +183,15 @@ export async function serveSubgraph<TContext extends object>(
     wss,
   );
 
+  // Idle keep-alive sockets are closed by the CLIENT first (Node's agent and undici drop them
+  // after 4–5 s): with the server's own 5 s default both sides close at once, and a request sent
+  // on a socket the server is closing fails with ECONNRESET (seen in bench/sessions when 1,000
+  // sessions started right after a quieter phase).
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(port, host, () => resolve());
+    http.listen(port, host, LISTEN_BACKLOG, () => resolve());
   });
   const address = http.address() as AddressInfo;
   const url = `http://${host}:${address.port}/graphql`;
