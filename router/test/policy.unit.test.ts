@@ -33,6 +33,20 @@ const compiledData = JSON.parse(
   readFileSync(new URL('../../packages/policy/compiled/data.json', import.meta.url), 'utf8'),
 ) as { somaagent: { constitutions: { default: object; tenants: Record<string, object> } } };
 
+/** The policy data of these tests: the compiled constitutions plus test tenants. */
+const testData = (extraTenants: Record<string, object> = {}) => ({
+  somaagent: {
+    constitutions: {
+      ...compiledData.somaagent.constitutions,
+      tenants: {
+        'tenant-ro': { readOnly: true },
+        'tenant-small': { allowedModels: ['soma-tiny'], maxTokensPerRequest: 256 },
+        ...extraTenants,
+      },
+    },
+  },
+});
+
 let issuer: Awaited<ReturnType<typeof startTestIssuer>>;
 let subgraph: RunningSubgraph;
 let evaluator: WasmPolicyEvaluator;
@@ -59,19 +73,7 @@ const common = () => ({
 beforeAll(async () => {
   issuer = await startTestIssuer();
   subgraph = await servePolicySubgraph(secret);
-  evaluator = await WasmPolicyEvaluator.load({
-    data: {
-      somaagent: {
-        constitutions: {
-          ...compiledData.somaagent.constitutions,
-          tenants: {
-            'tenant-ro': { readOnly: true },
-            'tenant-small': { allowedModels: ['soma-tiny'], maxTokensPerRequest: 256 },
-          },
-        },
-      },
-    },
-  });
+  evaluator = await WasmPolicyEvaluator.load({ data: testData() });
   router = await createRouter({
     ...common(),
     policy: { decider: createPolicyDecider({ evaluator, audit }) },
@@ -224,7 +226,8 @@ describe('per-operation policy', () => {
 
 describe('decisions are cached per request', () => {
   it('100 items cost one field decision, not 100', async () => {
-    const t = await token();
+    // A tenant no other test uses: no decision of an earlier request can be reused.
+    const t = await token([], 'tenant-items');
     const before = evaluator.evaluations;
     const r = await post('{ items(n: 100) { id secret } }', t);
     expect(r.data?.items).toHaveLength(100);
@@ -233,12 +236,31 @@ describe('decisions are cached per request', () => {
     expect(evaluator.evaluations - before).toBe(3);
   });
 
-  it('the cache lives for one request only', async () => {
-    const t = await token();
+  it('a later request reuses the decisions (still audited, as reused) until the policy data changes', async () => {
+    const t = await token(['*'], 'tenant-reuse');
     const before = evaluator.evaluations;
+    const auditedBefore = auditEvents.length;
     await post('{ whoami }', t);
+    expect(evaluator.evaluations - before).toBe(2); // operation + Query.whoami
     await post('{ whoami }', t);
-    expect(evaluator.evaluations - before).toBe(4);
+    expect(evaluator.evaluations - before).toBe(2);
+    // Every request's decisions are audited: 2 decided, then the same 2 reused.
+    await new Promise((r) => setTimeout(r, 20));
+    const outcomes = auditEvents
+      .slice(auditedBefore)
+      .filter((e) => e.tenantId === 'tenant-reuse')
+      .map((e) => (e.payload as { outcome: string }).outcome);
+    expect(outcomes.sort()).toEqual(['decided', 'decided', 'reused', 'reused']);
+
+    // New data (the tenant's constitution changed): the next request asks the engine again.
+    evaluator.setData(testData({ 'tenant-reuse': { suspended: true } }));
+    try {
+      const r = await post('{ whoami }', t);
+      expect(evaluator.evaluations - before).toBe(3);
+      expect(r.errors?.[0]?.message).toBe('denied by policy "operation": the tenant is suspended');
+    } finally {
+      evaluator.setData(testData());
+    }
   });
 });
 

@@ -73,6 +73,13 @@ export interface PolicyEvaluator extends AsyncDisposable {
   evaluateSync?(input: PolicyInput, json?: string): PolicyDecision;
   /** Engine calls made so far (tests and benchmarks assert per-request caching with it). */
   readonly evaluations: number;
+  /**
+   * Present only on engines whose policy and data can change nowhere but through this object
+   * (the in-process wasm engine): bumped on every data change. The decider then reuses
+   * decisions across requests until it moves. Absent (the OPA server, whose data can be changed
+   * behind our back), decisions are reused within one request only.
+   */
+  readonly dataRevision?: number;
   /** The modules the engine decides with, and their versions. */
   info(): Promise<PolicySetInfo>;
 }

@@ -39,6 +39,7 @@ const jsonBytes = (json: string): ArrayBuffer => {
 export class WasmPolicyEvaluator implements PolicyEvaluator {
   readonly kind = 'wasm' as const;
   #evaluations = 0;
+  #dataRevision = 0;
 
   private constructor(
     private readonly policy: LoadedPolicy,
@@ -59,6 +60,11 @@ export class WasmPolicyEvaluator implements PolicyEvaluator {
   /** Replaces the data document (constitutions) the next decisions read. */
   setData(data: object): void {
     this.policy.setData(data);
+    this.#dataRevision++;
+  }
+
+  get dataRevision(): number {
+    return this.#dataRevision;
   }
 
   get evaluations(): number {

@@ -24,6 +24,14 @@ export interface PolicyDeciderOptions {
    * handed to the sink. @default 1000
    */
   maxPendingAudits?: number;
+  /**
+   * Decisions kept for reuse by LATER requests, on engines that report a `dataRevision` (the
+   * in-process wasm engine): a decision is a pure function of the canonical input and the
+   * policy data, so it is reused until the data changes; every reuse is still audited (outcome
+   * `reused`). Engine-unavailable answers are never kept. 0 turns reuse across requests off.
+   * @default 10_000 (ignored for engines without `dataRevision`)
+   */
+  sharedDecisions?: number;
 }
 
 /** A decision as the router uses it: `unavailable` marks a fail-closed denial. */
@@ -87,12 +95,19 @@ function canonicalInput(input: PolicyInput): string {
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
-type Outcome = 'decided' | 'unavailable-denied' | 'unavailable-allowed-fail-open';
+type Outcome = 'decided' | 'reused' | 'unavailable-denied' | 'unavailable-allowed-fail-open';
+
+interface SharedDecision {
+  decision: ScopedDecision;
+  digest: string;
+  dataRevision: number;
+}
 
 /**
  * Wraps an evaluator with what every caller needs: fail-closed handling, per-request decision
  * caching keyed by the whole input document (subject, policy, field without list indices,
- * arguments, resource), and audit events.
+ * arguments, resource), reuse of decisions across requests on the in-process engine until its
+ * data changes ({@link PolicyDeciderOptions.sharedDecisions}), and audit events.
  *
  * Audit trade-off: every evaluated decision produces its event, synchronously handed to the
  * sink before the decision is returned (the in-process bus delivers it then and there), but the
@@ -113,6 +128,10 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
     );
   }
   const pendingAudits = new Set<Promise<void>>();
+  const sharedLimit = evaluator.dataRevision === undefined ? 0 : (options.sharedDecisions ?? 10_000);
+  // Insertion-ordered: when full, the oldest decision goes (a bound on memory, not an LRU; a
+  // question asked again after eviction costs one engine call).
+  const shared = new Map<string, SharedDecision>();
 
   const unavailable = (input: PolicyInput, error: unknown): [ScopedDecision, Outcome] => {
     if (!(error instanceof PolicyEngineUnavailable)) throw error;
@@ -133,15 +152,14 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
   /** Publishes the decision's event; a promise only when the decision must wait for it. */
   const record = (
     input: PolicyInput,
-    canonical: string,
+    digest: string,
     decision: ScopedDecision,
     outcome: Outcome,
     started: number,
   ): Promise<void> | undefined => {
     if (!audit) return undefined;
     const event = auditEvent(input, decision, {
-      // One-shot hash: no Hash object per decision.
-      inputDigest: hash('sha256', canonical, 'hex'),
+      inputDigest: digest,
       engine: evaluator.kind,
       outcome,
       durationMs: performance.now() - started,
@@ -162,6 +180,25 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
     canonical: string,
   ): ScopedDecision | Promise<ScopedDecision> => {
     const started = performance.now();
+    const revision = evaluator.dataRevision;
+    if (sharedLimit > 0 && revision !== undefined) {
+      const reuse = shared.get(canonical);
+      if (reuse && reuse.dataRevision === revision) {
+        const waiting = record(input, reuse.digest, reuse.decision, 'reused', started);
+        return waiting ? waiting.then(() => reuse.decision) : reuse.decision;
+      }
+    }
+    // One-shot hash: no Hash object per decision.
+    const digest = hash('sha256', canonical, 'hex');
+    const keep = (decision: ScopedDecision, outcome: Outcome) => {
+      if (sharedLimit === 0 || revision === undefined || outcome !== 'decided') return;
+      // Asked while the data changed: the answer may be of either version, so it is not kept.
+      if (evaluator.dataRevision !== revision) return;
+      // Frozen: one answer object now serves many requests.
+      Object.freeze(decision.reasons);
+      shared.set(canonical, { decision: Object.freeze(decision), digest, dataRevision: revision });
+      if (shared.size > sharedLimit) shared.delete(shared.keys().next().value!);
+    };
     if (evaluator.evaluateSync) {
       let decision: ScopedDecision;
       let outcome: Outcome = 'decided';
@@ -170,7 +207,8 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
       } catch (error) {
         [decision, outcome] = unavailable(input, error);
       }
-      const waiting = record(input, canonical, decision, outcome, started);
+      keep(decision, outcome);
+      const waiting = record(input, digest, decision, outcome, started);
       return waiting ? waiting.then(() => decision) : decision;
     }
     return (async () => {
@@ -181,7 +219,8 @@ export function createPolicyDecider(options: PolicyDeciderOptions): PolicyDecide
       } catch (error) {
         [decision, outcome] = unavailable(input, error);
       }
-      await record(input, canonical, decision, outcome, started);
+      keep(decision, outcome);
+      await record(input, digest, decision, outcome, started);
       return decision;
     })();
   };

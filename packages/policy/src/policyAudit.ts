@@ -15,8 +15,13 @@ export interface PolicyDecisionAudit {
   result: 'allow' | 'deny';
   reasons: string[];
   engine: PolicyEvaluator['kind'];
-  /** `unavailable`: the engine could not decide and the request was denied (or allowed fail-open). */
-  outcome: 'decided' | 'unavailable-denied' | 'unavailable-allowed-fail-open';
+  /**
+   * `decided`: the engine was asked. `reused`: the same question (same canonical input, same
+   * policy data) was decided by the engine for an earlier request and its answer reused.
+   * `unavailable-*`: the engine could not decide and the request was denied (or allowed
+   * fail-open).
+   */
+  outcome: 'decided' | 'reused' | 'unavailable-denied' | 'unavailable-allowed-fail-open';
   operation: string | null;
   fieldPath: string | null;
   durationMs: number;
