@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
@@ -78,6 +78,21 @@ function groupMembers(pgid: number): { pid: number; cmdline: string }[] {
     }
   }
   return members;
+}
+
+/** Paths of a process's open file descriptors. */
+function openFiles(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
 }
 
 const alive = (pid: number) => {
@@ -212,13 +227,14 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
 
     const pgid = first.server.child.pid!;
     const members = groupMembers(pgid);
-    const platformNode = members.find(
-      (m) => m.cmdline.includes('scripts/start.ts') && !m.cmdline.startsWith('npm'),
-    );
-    expect(
-      platformNode,
-      `the node process running scripts/start.ts among ${JSON.stringify(members)}`,
-    ).toBeDefined();
+    // The process holding PGlite: the one with files of the data dir open (npm → sh → tsx → node).
+    const pgliteDir = join(dataDir, 'pglite');
+    const held = (pid: number) => openFiles(pid).filter((f) => f.startsWith(pgliteDir));
+    const holders = members.filter((m) => held(m.pid).length > 0);
+    expect(holders, `the process with ${pgliteDir} open among ${JSON.stringify(members)}`).toHaveLength(1);
+    const platformNode = holders[0]!;
+    expect(platformNode.cmdline).toMatch(/node .*scripts\/start\.ts/);
+    const heldAtKill = held(platformNode.pid).length;
     const exited = new Promise((r) => first.server.child.once('exit', r));
     const killedAt = Date.now();
     process.kill(-pgid, 'SIGKILL');
@@ -226,7 +242,7 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
     await until(async () => members.every((m) => !alive(m.pid)), 10_000, 'every process of the group to die');
     await live.done.catch(() => undefined);
     console.log(
-      `[embedded crash] SIGKILLed process group ${pgid} (${members.map((m) => m.pid).join(', ')}; the node process holding PGlite: ${platformNode!.pid}) ` +
+      `[embedded crash] SIGKILLed process group ${pgid} (${members.map((m) => m.pid).join(', ')}; the node process holding PGlite: ${platformNode.pid}, ${heldAtKill} files of it open) ` +
         `with the run RUNNING, slow step in flight; events seen live: ${live.events.map((e) => `${e.type}:${e.stepKey ?? ''}`).join(', ')}`,
     );
     const beforeCrash = [...live.events];
@@ -318,7 +334,7 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
         ).rows,
       }));
       console.log(
-        `[embedded crash] restarted in ${restartedAt - killedAt} ms (kill to ready); run COMPLETED ${completedAfterMs} ms after the kill; ` +
+        `[embedded crash] restarted in ${restartedAt - killedAt} ms (kill to ready line; its own start-up ${/ready in (\d+) ms/.exec(second.server.output())?.[1]} ms, the first start on the empty data dir ${/ready in (\d+) ms/.exec(first.server.output())?.[1]} ms); run COMPLETED ${completedAfterMs} ms after the kill; ` +
           `tool_invocations per step: ${JSON.stringify(Object.fromEntries(owner.invocations.map((i) => [i.step_key, Number(i.n)])))}; ` +
           `executions: before=${attemptsOf('before')} slow=${attemptsOf('slow')} after=${attemptsOf('after')}; events: ${all.length}`,
       );
