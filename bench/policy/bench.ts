@@ -138,8 +138,13 @@ const server = new OpaServerPolicyEvaluator({ url: opaUrl });
 // a subscriber drains the topic so the events are really delivered, and counted.
 const audit = new InProcessEventBus();
 let audited = 0;
+// Decisions the engine made (`decided`/`unavailable-*`) vs reused by a later request (`reused`).
+let reusedAudits = 0;
 void (async () => {
-  for await (const _event of audit.subscribe(AUDIT_TOPIC)) audited++;
+  for await (const event of audit.subscribe(AUDIT_TOPIC)) {
+    audited++;
+    if ((event.payload as { outcome?: string }).outcome === 'reused') reusedAudits++;
+  }
 })();
 
 const issuer = await startTestIssuer();
@@ -217,6 +222,7 @@ try {
   const results: Record<RouterName, Measured[]> = { off: [], wasm: [], 'opa-server': [] };
   const evaluationsBefore = wasm.evaluations + server.evaluations;
   const auditedBefore = audited;
+  const reusedBefore = reusedAudits;
   let errors = 0;
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     const order = round % 2 === 0 ? ROUTERS : [...ROUTERS].reverse();
@@ -286,9 +292,12 @@ try {
     (r) => 1000 / r.cpuMs,
     () => '',
   );
+  const reused = reusedAudits - reusedBefore;
+  const engineAudits = audited - auditedBefore - reused;
   console.log(
-    `audit: ${audited - auditedBefore} policy.decision events for ${evaluations} engine evaluations` +
-      `${audited - auditedBefore === evaluations ? ' (every decision audited)' : ' (MISMATCH)'}; ` +
+    `audit: ${audited - auditedBefore} policy.decision events: ${engineAudits} for ${evaluations} engine evaluations` +
+      `${engineAudits === evaluations ? ' (every engine decision audited)' : ' (MISMATCH)'}, ` +
+      `${reused} for decisions reused by later requests (wasm: same question, same policy data); ` +
       `responses with errors: ${errors}`,
   );
   console.log(`loadavg (1/5/15 min) at end: ${load()}`);

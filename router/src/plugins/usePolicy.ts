@@ -79,6 +79,19 @@ function fieldPath(info: GraphQLResolveInfo): string {
 }
 
 type OperationSummary = NonNullable<PolicyInput['operation']>;
+type FieldOperation = Pick<OperationSummary, 'type' | 'name'>;
+// The `operation` of field questions, one object per operation node of a cached document: the
+// decider memoises the canonical text of an input's operation by object, so a fresh literal per
+// question would be serialised again for every field.
+const fieldOperations = new WeakMap<object, FieldOperation>();
+function fieldOperationOf(info: GraphQLResolveInfo): FieldOperation {
+  let operation = fieldOperations.get(info.operation);
+  if (!operation) {
+    operation = { type: info.operation.operation, name: info.operation.name?.value ?? null };
+    fieldOperations.set(info.operation, operation);
+  }
+  return operation;
+}
 // Hive Gateway caches parsed documents, so the same query text arrives as the same object:
 // the operation's summary is worked out once per document, not per request.
 const operations = new WeakMap<DocumentNode, Map<string, OperationSummary | null>>();
@@ -163,10 +176,11 @@ export function usePolicy(options: UsePolicyOptions): GatewayPlugin<SomaPolicyCo
 
     const scope = scopeOf(context);
     const subject = subjectOf(context);
+    const operation = fieldOperationOf(info);
     const inputOf = (p: FieldPolicy): PolicyInput => ({
       policy: p.policy,
       subject,
-      operation: { type: info.operation.operation, name: info.operation.name?.value ?? null },
+      operation,
       field: { parentType: info.parentType.name, name: info.fieldName, path },
       args,
       ...(p.required ? { required: p.required } : {}),
