@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { runRow, until } from '../../workers/test/support';
 import { ADMIN_PASSWORD, gql } from '../support/platform';
@@ -39,7 +39,9 @@ interface RunEvent {
   occurredAt: string;
 }
 
+/** The data dir of the running test (one per test). */
 let dataDir: string;
+const dataDirs: string[] = [];
 const processes: StartedProcess[] = [];
 
 /** This process's env minus every SOMA_* setting (the harness exports its servers'): embedded mode. */
@@ -104,8 +106,70 @@ const alive = (pid: number) => {
   }
 };
 
+/** Quickstart steps 1-3 against a fresh `npm start`: platform token, tenant with its admin, admin token. */
+async function bootstrap(url: string, slug: string): Promise<{ tenantId: string; adminToken: string }> {
+  const call = (query: string, variables: Record<string, unknown> = {}, token?: string) =>
+    gql(url, query, variables, token);
+  const platformKey = readFileSync(join(dataDir, 'platform-admin-key'), 'utf8').trim();
+  const platformToken = (
+    await call('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', { s: platformKey })
+  ).data.exchangeApiKey.accessToken as string;
+  const created = await call(
+    'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } admin { id } } }',
+    {
+      i: {
+        slug,
+        name: `Tenant ${slug}`,
+        adminEmail: `admin@${slug}.test`,
+        adminPassword: ADMIN_PASSWORD,
+        adminDisplayName: 'Admin',
+      },
+    },
+    platformToken,
+  );
+  expect(created.errors).toBeUndefined();
+  const signedIn = await call('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
+    i: { tenantSlug: slug, email: `admin@${slug}.test`, password: ADMIN_PASSWORD },
+  });
+  expect(signedIn.errors).toBeUndefined();
+  return { tenantId: created.data.createTenant.tenant.id, adminToken: signedIn.data.signIn.accessToken };
+}
+
+/**
+ * SIGKILLs the whole process group of an `npm start` (npm → sh → tsx → node) and waits until
+ * every member is dead. Checks first that exactly one member, a node process running
+ * scripts/start.ts, has files of the PGlite data dir open; then waits for `when`.
+ */
+async function killGroup(server: StartedProcess, when: Promise<unknown> = Promise.resolve()) {
+  const pgid = server.child.pid!;
+  const members = groupMembers(pgid);
+  const pgliteDir = join(dataDir, 'pglite');
+  const held = (pid: number) => openFiles(pid).filter((f) => f.startsWith(pgliteDir));
+  const holders = members.filter((m) => held(m.pid).length > 0);
+  expect(holders, `the process with ${pgliteDir} open among ${JSON.stringify(members)}`).toHaveLength(1);
+  const holder = holders[0]!;
+  expect(holder.cmdline).toMatch(/node .*scripts\/start\.ts/);
+  const heldAtKill = held(holder.pid).length;
+  await when; // /proc is read first, so the kill comes right after `when`
+  const exited = new Promise((r) => server.child.once('exit', r));
+  const killedAt = Date.now();
+  process.kill(-pgid, 'SIGKILL');
+  await exited;
+  await until(async () => members.every((m) => !alive(m.pid)), 10_000, 'every process of the group to die');
+  return {
+    killedAt,
+    describe: `process group ${pgid} (${members.map((m) => m.pid).join(', ')}; the node process holding PGlite: ${holder.pid}, ${heldAtKill} files of it open)`,
+  };
+}
+
 /** Collects a run's events from the subscription until the run ends or the socket drops. */
-function subscribe(wsUrl: string, token: string, runId: string, after: number) {
+function subscribe(
+  wsUrl: string,
+  token: string,
+  runId: string,
+  after: number,
+  onEvent?: (event: RunEvent, all: RunEvent[]) => void,
+) {
   const events: RunEvent[] = [];
   const client = createClient({
     url: wsUrl,
@@ -120,6 +184,7 @@ function subscribe(wsUrl: string, token: string, runId: string, after: number) {
         next: (v) => {
           if (v.errors) return reject(new Error(JSON.stringify(v.errors)));
           events.push((v.data as { capsuleRun: RunEvent }).capsuleRun);
+          onEvent?.(events.at(-1)!, events);
         },
         error: reject,
         complete: () => resolve(events),
@@ -130,8 +195,9 @@ function subscribe(wsUrl: string, token: string, runId: string, after: number) {
   return { events, done, client };
 }
 
-beforeAll(() => {
+beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'soma-embedded-crash-'));
+  dataDirs.push(dataDir);
 });
 
 afterAll(async () => {
@@ -147,7 +213,7 @@ afterAll(async () => {
       }
     }
   }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the middle of a capsule run', () => {
@@ -157,30 +223,7 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
     const first = await npmStart(port);
     const call = (query: string, variables: Record<string, unknown> = {}, token?: string) =>
       gql(first.url, query, variables, token);
-    const platformKey = readFileSync(join(dataDir, 'platform-admin-key'), 'utf8').trim();
-    const platformToken = (
-      await call('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', { s: platformKey })
-    ).data.exchangeApiKey.accessToken as string;
-    const created = await call(
-      'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } admin { id } } }',
-      {
-        i: {
-          slug: 'crash',
-          name: 'Crash Corp',
-          adminEmail: 'admin@crash.test',
-          adminPassword: ADMIN_PASSWORD,
-          adminDisplayName: 'Admin',
-        },
-      },
-      platformToken,
-    );
-    expect(created.errors).toBeUndefined();
-    const tenantId = created.data.createTenant.tenant.id as string;
-    const signIn = () =>
-      call('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
-        i: { tenantSlug: 'crash', email: 'admin@crash.test', password: ADMIN_PASSWORD },
-      });
-    const adminToken = (await signIn()).data.signIn.accessToken as string;
+    const { tenantId, adminToken } = await bootstrap(first.url, 'crash');
     const user = await call(
       'mutation($i: CreateUserInput!) { createUser(input: $i) { id } }',
       { i: { email: 'ada@crash.test', displayName: 'Ada', password: 'analytical engine 1843' } },
@@ -225,24 +268,11 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
     ]);
     await until(async () => live.events.length >= atCrash.lastSequence, 5_000, 'the live events so far');
 
-    const pgid = first.server.child.pid!;
-    const members = groupMembers(pgid);
-    // The process holding PGlite: the one with files of the data dir open (npm → sh → tsx → node).
-    const pgliteDir = join(dataDir, 'pglite');
-    const held = (pid: number) => openFiles(pid).filter((f) => f.startsWith(pgliteDir));
-    const holders = members.filter((m) => held(m.pid).length > 0);
-    expect(holders, `the process with ${pgliteDir} open among ${JSON.stringify(members)}`).toHaveLength(1);
-    const platformNode = holders[0]!;
-    expect(platformNode.cmdline).toMatch(/node .*scripts\/start\.ts/);
-    const heldAtKill = held(platformNode.pid).length;
-    const exited = new Promise((r) => first.server.child.once('exit', r));
-    const killedAt = Date.now();
-    process.kill(-pgid, 'SIGKILL');
-    await exited;
-    await until(async () => members.every((m) => !alive(m.pid)), 10_000, 'every process of the group to die');
+    const killed = await killGroup(first.server);
+    const killedAt = killed.killedAt;
     await live.done.catch(() => undefined);
     console.log(
-      `[embedded crash] SIGKILLed process group ${pgid} (${members.map((m) => m.pid).join(', ')}; the node process holding PGlite: ${platformNode.pid}, ${heldAtKill} files of it open) ` +
+      `[embedded crash] SIGKILLed ${killed.describe} ` +
         `with the run RUNNING, slow step in flight; events seen live: ${live.events.map((e) => `${e.type}:${e.stepKey ?? ''}`).join(', ')}`,
     );
     const beforeCrash = [...live.events];
@@ -352,6 +382,113 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
       expect(attemptsOf('before')).toBe(1); // finished before the kill: never executed again
       expect(attemptsOf('slow')).toBeGreaterThanOrEqual(2); // interrupted: executed again after the restart
       expect(attemptsOf('after')).toBe(1);
+      expect(row.events.map((e) => e.type)).toEqual(all.map((e) => e.type));
+    } finally {
+      await db[Symbol.asyncDispose]();
+    }
+  }, 240_000);
+
+  it('kills it during a burst of commits (99 no-op steps): no committed step lost or re-run, each side effect once', async () => {
+    const STEPS = 99; // + the warm-up: the schema's maximum of 100
+    const burst = `name: burst
+version: 1.0.0
+steps:
+  - { id: warmup, kind: toolCall, tool: soma.sleep, args: { ms: 1500 } }
+${Array.from({ length: STEPS }, (_, i) => `  - { id: s${i}, kind: toolCall, tool: soma.echo, args: { i: ${i} } }`).join('\n')}
+outputs: { last: "{{steps.s${STEPS - 1}.output.i}}" }
+`;
+    const port = await freePort();
+    const first = await npmStart(port);
+    const { tenantId, adminToken } = await bootstrap(first.url, 'burst');
+    const published = await gql(
+      first.url,
+      'mutation($s: String!) { createCapsule(source: $s) { id } }',
+      { s: burst },
+      adminToken,
+    );
+    expect(published.errors).toBeUndefined();
+    const started = await gql(
+      first.url,
+      'mutation($i: StartCapsuleRunInput!) { startCapsuleRun(input: $i) { id } }',
+      { i: { name: 'burst', inputs: {} } },
+      adminToken,
+    );
+    expect(started.errors).toBeUndefined();
+    const runId = started.data.startCapsuleRun.id as string;
+    // The warm-up step gives the subscription time to be live; then the no-op steps commit back
+    // to back, and the kill comes as soon as the fifth of them is streamed (mid-burst).
+    let fifth: () => void = () => undefined;
+    const fiveDone = new Promise<void>((resolve) => {
+      fifth = resolve;
+    });
+    const completedKeys = (events: RunEvent[]) =>
+      events.filter((e) => e.type === 'STEP_COMPLETED' && e.stepKey !== 'warmup').map((e) => e.stepKey!);
+    const live = subscribe(first.wsUrl, adminToken, runId, 0, (_, events) => {
+      if (completedKeys(events).length >= 5) fifth();
+    });
+    const killed = await killGroup(
+      first.server,
+      Promise.race([
+        fiveDone,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('five steps did not complete in 60 s')), 60_000),
+        ),
+      ]),
+    );
+    const seen = { completed: completedKeys(live.events), events: live.events.length };
+    await live.done.catch(() => undefined);
+    expect(live.events.map((e) => e.type)).not.toContain('RUN_COMPLETED');
+
+    const second = await npmStart(port);
+    const done = await until(
+      async () => {
+        const run = (
+          await gql(
+            second.url,
+            'query($id: ID!) { capsuleRun(id: $id) { status output } }',
+            { id: runId },
+            adminToken,
+          )
+        ).data?.capsuleRun;
+        return run && run.status !== 'RUNNING' ? run : undefined;
+      },
+      60_000,
+      'the run to finish after the restart',
+    );
+    const completedAfterMs = Date.now() - killed.killedAt;
+    expect(done).toEqual({ status: 'COMPLETED', output: { last: STEPS - 1 } });
+    const replay = subscribe(second.wsUrl, adminToken, runId, 0);
+    const all = await replay.done;
+    await replay.client.dispose();
+    await live.client.dispose();
+    expect(all.map((e) => e.sequence)).toEqual(all.map((_, i) => i + 1));
+    expect(all.slice(0, live.events.length)).toEqual(live.events);
+    expect(all.at(-1)?.type).toBe('RUN_COMPLETED');
+
+    await second.server[Symbol.asyncDispose]();
+    const db = await PgliteSqlDatabase.open(join(dataDir, 'pglite'));
+    try {
+      const row = await runRow(db, tenantId, runId);
+      const attempts = new Map<string, number>();
+      for (const a of row.attempts) attempts.set(a.step_key, (attempts.get(a.step_key) ?? 0) + 1);
+      const rerun = [...attempts].filter(([, n]) => n > 1).map(([key, n]) => `${key}×${n}`);
+      const stepNo = (key: string) => Number(key.slice(1));
+      const lastSeen = Math.max(...seen.completed.map(stepNo));
+      console.log(
+        `[embedded crash, burst] SIGKILLed ${killed.describe} with ${seen.completed.length} of ${STEPS} steps seen completed (last s${lastSeen}), ${seen.events} events seen live at the kill; ` +
+          `run COMPLETED ${completedAfterMs} ms after the kill; ${row.invocations.length} tool_invocations; steps executed twice: ${rerun.join(', ') || 'none'}; events: ${all.length}`,
+      );
+      // Exactly once: one side-effect row per step, none missing.
+      expect(row.invocations.map((i) => i.step_key).sort()).toEqual(
+        ['warmup', ...Array.from({ length: STEPS }, (_, i) => `s${i}`)].sort(),
+      );
+      expect(attempts.size).toBe(STEPS + 1);
+      expect(attempts.get('warmup')).toBe(1);
+      // A step seen completed before the kill was committed: it is never executed again.
+      for (const key of seen.completed) expect(attempts.get(key), key).toBe(1);
+      // At most the one step in flight at the kill ran twice (steps run one after another).
+      expect(rerun.length).toBeLessThanOrEqual(1);
+      for (const [key, n] of attempts) if (n > 1) expect(stepNo(key)).toBeGreaterThan(lastSeen);
       expect(row.events.map((e) => e.type)).toEqual(all.map((e) => e.type));
     } finally {
       await db[Symbol.asyncDispose]();
