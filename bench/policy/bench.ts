@@ -22,7 +22,7 @@
  * The OPA server is the test harness's engine `opa` (SOMA_OPA_URL when set, else brought up
  * like the tests do and released at the end). Knobs: BENCH_DECISIONS, BENCH_REQUESTS,
  * BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_ROUTERS (comma list of
- * off,wasm,opa-server; e.g. `wasm` alone to profile with `node --cpu-prof --import tsx`).
+ * off,wasm,wasm-no-reuse,opa-server; e.g. `wasm` alone to profile with `node --cpu-prof --import tsx`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,8 +51,8 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 2);
-const ROUTERS = (process.env.BENCH_ROUTERS ?? 'off,wasm,opa-server').split(',') as RouterName[];
-type RouterName = 'off' | 'wasm' | 'opa-server';
+const ROUTERS = (process.env.BENCH_ROUTERS ?? 'off,wasm,wasm-no-reuse,opa-server').split(',') as RouterName[];
+type RouterName = 'off' | 'wasm' | 'wasm-no-reuse' | 'opa-server';
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -170,6 +170,13 @@ const routerFactories: Record<RouterName, () => Promise<RunningRouter>> = {
   off: () => createRouter(common),
   wasm: () =>
     createRouter({ ...common, policy: { decider: createPolicyDecider({ evaluator: wasm, audit }) } }),
+  // The same engine with decisions kept for one request only: what a stream of questions never
+  // asked before costs (the bench repeats one query, so `wasm` mostly reuses decisions).
+  'wasm-no-reuse': () =>
+    createRouter({
+      ...common,
+      policy: { decider: createPolicyDecider({ evaluator: wasm, audit, sharedDecisions: 0 }) },
+    }),
   'opa-server': () =>
     createRouter({ ...common, policy: { decider: createPolicyDecider({ evaluator: server, audit }) } }),
 };
@@ -219,7 +226,12 @@ try {
 
   // cpuMs: CPU time of this process (routers + subgraph, all threads) per request during the round.
   type Measured = LoadResult & { cpuMs: number };
-  const results: Record<RouterName, Measured[]> = { off: [], wasm: [], 'opa-server': [] };
+  const results: Record<RouterName, Measured[]> = {
+    off: [],
+    wasm: [],
+    'wasm-no-reuse': [],
+    'opa-server': [],
+  };
   const evaluationsBefore = wasm.evaluations + server.evaluations;
   const auditedBefore = audited;
   const reusedBefore = reusedAudits;
