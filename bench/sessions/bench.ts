@@ -78,6 +78,8 @@ async function startPlatformProcess(trace: boolean): Promise<Platform> {
   const child = spawn(
     process.execPath,
     [
+      // e.g. BENCH_PLATFORM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the platform
+      ...(process.env.BENCH_PLATFORM_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       '--import',
       'tsx',
       new URL('./platformProcess.ts', import.meta.url).pathname,
