@@ -15,12 +15,14 @@
 //    breakdown of where the routed time to first token goes.
 // Prints numbers only; asserts nothing (CONVENTIONS: speed lives here, not in tests).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
 import OpenAI from 'openai';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { engineByName } from '../../scripts/infra/engines/index';
 import { up } from '../../scripts/infra/infra';
@@ -33,6 +35,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '100,1000' },
     'max-tokens': { type: 'string', default: '24' },
     'trace-runs': { type: 'string', default: '100' },
+    /** Where the platform keeps its data: embedded PGlite, or a fresh database on the harness's PostgreSQL server. */
+    database: { type: 'string', default: 'pglite' },
   },
 });
 const runs = Number(values.runs);
@@ -53,8 +57,40 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ')} on ${cpus().length} cores`;
 
-console.error('[bench] bringing up the llm engine…');
-const { env } = await up([engineByName('llm')], { progress: (e, m) => console.error(`[infra] ${e}: ${m}`) });
+if (values.database !== 'pglite' && values.database !== 'server')
+  throw new Error(`--database is pglite or server, not ${values.database}`);
+const onServer = values.database === 'server';
+console.error(`[bench] bringing up the llm engine${onServer ? ' and postgres' : ''}…`);
+const { env } = await up(onServer ? [engineByName('llm'), engineByName('postgres')] : [engineByName('llm')], {
+  progress: (e, m) => console.error(`[infra] ${e}: ${m}`),
+});
+// On the server, each platform process gets a fresh database (the platform migrates it), dropped at the end.
+const ownerSql = async (sql: string) => {
+  const admin = new pg.Client({ connectionString: env.SOMA_DATABASE_OWNER_URL });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+};
+const benchDatabases: string[] = [];
+async function freshDatabaseEnv(): Promise<Record<string, string>> {
+  if (!onServer) return {};
+  const name = `soma_bench_${randomBytes(6).toString('hex')}`;
+  await ownerSql(`CREATE DATABASE ${name} OWNER soma_owner`);
+  await ownerSql(`GRANT CONNECT, TEMPORARY ON DATABASE ${name} TO soma_app`);
+  benchDatabases.push(name);
+  const inDatabase = (base: string) => {
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  return {
+    SOMA_BENCH_DATABASE_URL: inDatabase(env.SOMA_DATABASE_URL!),
+    SOMA_BENCH_DATABASE_OWNER_URL: inDatabase(env.SOMA_DATABASE_OWNER_URL!),
+  };
+}
 const baseURL = env.SOMA_LLM_BASE_URL!;
 const model = env.SOMA_LLM_MODEL!;
 const apiKey = env.SOMA_LLM_API_KEY ?? 'not-needed';
@@ -85,7 +121,7 @@ async function startPlatformProcess(trace: boolean): Promise<Platform> {
       new URL('./platformProcess.ts', import.meta.url).pathname,
       ...(trace ? ['--trace'] : []),
     ],
-    { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+    { env: { ...process.env, ...env, ...(await freshDatabaseEnv()) }, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout! });
   const queue: string[] = [];
@@ -321,7 +357,7 @@ console.log(
   `\n## Time to first token, interleaved (${runs} pairs after ${warmup} warm-up, answers of ≤ ${maxTokens} tokens, model ${model})\n`,
 );
 console.log(
-  `Platform in a child process (embedded PGlite), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
+  `Platform in a child process (${onServer ? 'PostgreSQL server, a fresh database' : 'embedded PGlite'}), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
 );
 console.log(
   '| metric | direct (openai → llama-server) | through router (GraphQL subscription) | ratio | added |',
@@ -458,4 +494,5 @@ if (traceRuns > 0) {
   }
   console.log(`\n${load()}.`);
 }
+for (const name of benchDatabases) await ownerSql(`DROP DATABASE ${name} WITH (FORCE)`);
 process.exit(0);

@@ -12,7 +12,8 @@ import { InMemoryStreamLog } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import type { ChatModel, SqlDatabase, StreamLog } from '@somaagent/ports';
-import { PgliteSqlDatabase } from '@somaagent/postgres';
+import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
+import pg from 'pg';
 import { installProbes, Marks, traceDatabase, traceModel, traceStreamLog } from './trace';
 
 const { values } = parseArgs({ options: { trace: { type: 'boolean', default: false } } });
@@ -22,7 +23,13 @@ const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
 
 const marks = new Marks();
 if (values.trace) installProbes(marks);
-const rawDb = await PgliteSqlDatabase.open();
+// bench.ts --database server hands over a fresh database on the harness's PostgreSQL server.
+const rawDb = process.env.SOMA_BENCH_DATABASE_URL
+  ? new PostgresSqlDatabase({
+      appPool: new pg.Pool({ connectionString: process.env.SOMA_BENCH_DATABASE_URL }),
+      ownerPool: new pg.Pool({ connectionString: process.env.SOMA_BENCH_DATABASE_OWNER_URL, max: 2 }),
+    })
+  : await PgliteSqlDatabase.open();
 let db: SqlDatabase = rawDb;
 // As an operator would set SOMA_LLM_MAX_CONCURRENT_STREAMS for this server: the harness's
 // llama-server decodes 2 requests at a time (--parallel 2) on 4 HTTP threads; more requests on the
