@@ -64,8 +64,6 @@ export async function startProcess(
     output: () => output,
     readyAfterMs,
     async [Symbol.asyncDispose]() {
-      if (child.exitCode !== null && child.signalCode === null) return;
-      const exited = new Promise((r) => child.once('exit', r));
       const signalGroup = (signal: NodeJS.Signals) => {
         try {
           process.kill(-child.pid!, signal);
@@ -73,6 +71,11 @@ export async function startProcess(
           // the group is already gone
         }
       };
+      if (child.exitCode !== null) return;
+      // Killed by a signal already (a crash test): its 'exit' has fired, so waiting for it would
+      // hang; only members of its group may be left.
+      if (child.signalCode !== null) return signalGroup('SIGKILL');
+      const exited = new Promise((r) => child.once('exit', r));
       signalGroup('SIGTERM');
       const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
       await exited;

@@ -317,6 +317,10 @@ export class JournalWorkflowEngine implements WorkflowEngine {
     return {
       workflowId: execution.id,
       async activity<Result>(key: string, name: string, args: unknown, options: ActivityOptions) {
+        // Back to the event loop between steps: on PGlite every query settles through promises
+        // only, so a run of quick steps would otherwise chain microtasks and starve socket I/O
+        // (subscribers saw 1 event while 50 steps were committed, in tests/e2e/embeddedCrash).
+        await new Promise((resolve) => setImmediate(resolve));
         const known = await engine.recorded(execution.id, key);
         if (known && 'ok' in known) return known.ok as Result;
         if (known && 'error' in known) throw new ActivityFailedError(name, known.error);
