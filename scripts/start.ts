@@ -225,23 +225,18 @@ const platform = await startPlatform({
   })),
 });
 
+// One write: whoever waits for a line of the banner (a supervisor, the tests) sees all of it.
 console.log(
-  `SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database, ${events?.kind ?? 'in-process'} events, ${streams?.kind ?? 'in-memory'} session streams)`,
-);
-console.log(
-  `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
-);
-console.log(
-  `  Models:           LOCAL ${localModelName} (llama.cpp in-process, ${localModelPath ?? 'untrained test model, generated on first use'})${env.SOMA_LLM_BASE_URL ? `; OPENAI_COMPATIBLE ${env.SOMA_LLM_BASE_URL}` : ' (SOMA_LLM_BASE_URL adds an OpenAI-compatible server)'}`,
-);
-console.log(
-  `  Embeddings:       ${embedder.model} (${embedder.dimension}-d, ${env.SOMA_EMBEDDINGS_BASE_URL ? env.SOMA_EMBEDDINGS_BASE_URL : 'in-process worker thread; SOMA_EMBEDDINGS_BASE_URL selects an OpenAI-compatible server'})`,
-);
-console.log(`  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`);
-console.log(
-  keyIsNew
-    ? `  Platform admin key (shown once, also saved to ${keyFile}):\n    ${platformAdminKey}`
-    : `  Platform admin key: in ${keyFile}`,
+  [
+    `SomaAgent ready in ${Math.round(performance.now() - started)} ms (${db.kind} database, ${events?.kind ?? 'in-process'} events, ${streams?.kind ?? 'in-memory'} session streams)`,
+    `  GraphQL endpoint: ${platform.url}   (GraphiQL in a browser; subscriptions: ${platform.wsUrl})`,
+    `  Models:           LOCAL ${localModelName} (llama.cpp in-process, ${localModelPath ?? 'untrained test model, generated on first use'})${env.SOMA_LLM_BASE_URL ? `; OPENAI_COMPATIBLE ${env.SOMA_LLM_BASE_URL}` : ' (SOMA_LLM_BASE_URL adds an OpenAI-compatible server)'}`,
+    `  Embeddings:       ${embedder.model} (${embedder.dimension}-d, ${env.SOMA_EMBEDDINGS_BASE_URL ? env.SOMA_EMBEDDINGS_BASE_URL : 'in-process worker thread; SOMA_EMBEDDINGS_BASE_URL selects an OpenAI-compatible server'})`,
+    `  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`,
+    keyIsNew
+      ? `  Platform admin key (shown once, also saved to ${keyFile}):\n    ${platformAdminKey}`
+      : `  Platform admin key: in ${keyFile}`,
+  ].join('\n'),
 );
 
 let stopping = false;

@@ -1,4 +1,5 @@
 import { OpenAICompatibleChatModel } from '@somaagent/models';
+import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -157,6 +158,43 @@ describe('live token streaming through the router', () => {
     expect(session.usage.costUsd).toBeCloseTo(expectedCost, 10);
     expect(usage.costUsd).toBeCloseTo(expectedCost, 10);
     expect(session.lastSequence).toBe(events.at(-1)!.sequence);
+  });
+
+  it('lists a conversation in the order it was written, on the embedded database too', async () => {
+    // PGlite's clock has millisecond resolution: a question and its answer row are often
+    // inserted in the same millisecond. They must still list question first (the quickstart
+    // once read the question as the answer).
+    await using embedded = await startTestPlatform({
+      db: await PgliteSqlDatabase.open(),
+      models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
+      prices,
+    });
+    const owner = await embedded.createTenant('ordered');
+    const persona = await createPersona(embedded, owner.adminToken, 'ordered', 4);
+    const sessionId = await startSession(embedded, owner.adminToken, persona);
+    const client = embedded.wsClient(owner.adminToken);
+    let after = 0;
+    for (let i = 0; i < 6; i++) {
+      const stream = collect(client, sessionId, after, terminal);
+      await new Promise((r) => setTimeout(r, 50));
+      const sent = await send(embedded, owner.adminToken, sessionId, `Message ${i}.`);
+      expect(sent.errors).toBeUndefined();
+      after = (await stream.done).at(-1)!.sequence;
+    }
+    const listed = await embedded.gql(
+      `query($id: ID!) { session(id: $id) { messages(first: 20) { edges { node { role content } } } } }`,
+      { id: sessionId },
+      owner.adminToken,
+    );
+    const nodes: { role: string; content: string }[] = listed.data.session.messages.edges.map(
+      (e: { node: { role: string; content: string } }) => e.node,
+    );
+    expect(nodes.map((n) => n.role)).toEqual(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? 'ASSISTANT' : 'USER')),
+    );
+    expect(nodes.filter((_, i) => i % 2 === 0).map((n) => n.content)).toEqual(
+      Array.from({ length: 6 }, (_, i) => `Message ${i}.`),
+    );
   });
 
   it('a client that reconnects with afterSequence gets exactly the events it missed, in order', async () => {

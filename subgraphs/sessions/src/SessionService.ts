@@ -531,8 +531,13 @@ export class SessionService {
         }
         const insert = (role: string, text: string, status: string, citations: RecalledPassage[] = []) =>
           tx.query<MessageRow>(
-            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${MESSAGE_COLUMNS}`,
+            // created_at strictly increases within a session: the embedded database's clock has
+            // millisecond resolution, so a question and its answer row, inserted in the same
+            // millisecond, would otherwise tie and be listed in uuid order (seen in the quickstart).
+            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, GREATEST(clock_timestamp(),
+               (SELECT max(created_at) FROM sessions.messages WHERE session_id = $2) + interval '1 microsecond'))
+             RETURNING ${MESSAGE_COLUMNS}`,
             [caller.tenantId, session.id, role, text, status, JSON.stringify(citations)],
           );
         const userMessage = (await insert('USER', content, 'COMPLETE')).rows[0]!;
