@@ -492,11 +492,20 @@ outputs: { last: "{{steps.s${STEPS - 1}.output.i}}" }
       // The kill landed mid-burst: some steps were committed before it, and not all of them.
       expect(committedBefore.length).toBeGreaterThanOrEqual(seen.completed.length);
       expect(committedBefore.length).toBeLessThan(STEPS);
-      // A step committed (or seen completed) before the kill is never executed again.
-      for (const key of committedBefore) expect(attempts.get(key), key).toBe(1);
+      // A step committed before the kill is never executed again, except possibly the LAST one:
+      // the engine journals an activity's result in its own transaction right after the
+      // activity's commit, so a kill between the two re-runs that step once (at-least-once, as
+      // on Temporal; its side effect is idempotent, checked above). Seen once in CI (s30).
+      const lastCommitted = committedBefore.map(stepNo).reduce((a, b) => Math.max(a, b), -1);
+      for (const key of committedBefore)
+        if (stepNo(key) !== lastCommitted) expect(attempts.get(key), key).toBe(1);
       // At most the one step in flight at the kill ran twice (steps run one after another).
       expect(rerun.length).toBeLessThanOrEqual(1);
-      for (const [key, n] of attempts) if (n > 1) expect(committedBefore).not.toContain(key);
+      for (const [key, n] of attempts)
+        if (n > 1)
+          expect(stepNo(key) >= lastCommitted, `${key} re-run, committed before s${lastCommitted}`).toBe(
+            true,
+          );
       expect(row.events.map((e) => e.type)).toEqual(all.map((e) => e.type));
     } finally {
       await db[Symbol.asyncDispose]();
