@@ -388,7 +388,7 @@ describe('SIGKILL of `npm start` (embedded: PGlite + journal engine) in the midd
     }
   }, 240_000);
 
-  it('kills it during a burst of commits (99 no-op steps): no committed step lost or re-run, each side effect once', async () => {
+  it('kills it during a burst of commits (99 no-op steps): no committed step lost, only the step at the kill re-run, each side effect once', async () => {
     const STEPS = 99; // + the warm-up: the schema's maximum of 100
     const burst = `name: burst
 version: 1.0.0
