@@ -6,6 +6,7 @@ import {
   type ChatRequest,
 } from '@somaagent/ports';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { StreamSlots } from './StreamSlots';
 
 export interface LocalLlamaChatModelOptions {
   /** A GGUF file, or a function producing one on first use (e.g. generating soma-tiny). */
@@ -48,11 +49,14 @@ interface Engine {
 export class LocalLlamaChatModel implements ChatModel {
   readonly kind = 'local-llama';
   private engine?: Promise<Engine>;
+  /** Sequences of the context not in use; `slots` guarantees one is here for every holder. */
   private readonly free: LlamaContextSequence[] = [];
-  private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
+  private readonly slots: StreamSlots;
   private disposed = false;
 
-  constructor(private readonly options: LocalLlamaChatModelOptions) {}
+  constructor(private readonly options: LocalLlamaChatModelOptions) {
+    this.slots = new StreamSlots(options.parallel ?? 2);
+  }
 
   /** Loads the engine and model now instead of on the first request. */
   load(): Promise<void> {
@@ -70,7 +74,8 @@ export class LocalLlamaChatModel implements ChatModel {
   }
 
   private async open(): Promise<Engine> {
-    const { contextSize = 4096, parallel = 2, threads = 1 } = this.options;
+    const { contextSize = 4096, threads = 1 } = this.options;
+    const parallel = this.slots.size;
     // Loaded here only: the native addon costs ~1 s and ~30 MB, paid by LOCAL users alone.
     const [{ getLlama, LlamaLogLevel }, { Template }] = await Promise.all([
       import('node-llama-cpp'),
@@ -104,29 +109,6 @@ export class LocalLlamaChatModel implements ChatModel {
     return { llama, model, context, render };
   }
 
-  private acquire(signal?: AbortSignal): Promise<LlamaContextSequence | undefined> {
-    const sequence = this.free.pop();
-    if (sequence) return Promise.resolve(sequence);
-    return new Promise((resolve) => {
-      const take = (s: LlamaContextSequence) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(s);
-      };
-      const onAbort = () => {
-        this.waiting.splice(this.waiting.indexOf(take), 1);
-        resolve(undefined);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(take);
-    });
-  }
-
-  private release(sequence: LlamaContextSequence) {
-    const next = this.waiting.shift();
-    if (next) next(sequence);
-    else this.free.push(sequence);
-  }
-
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
     if (this.disposed) throw new ChatModelError('local model is closed', false);
     if (request.model !== this.options.modelName)
@@ -140,11 +122,12 @@ export class LocalLlamaChatModel implements ChatModel {
     }
     const { model, render } = await this.start();
     const prompt = render(request.messages);
-    const sequence = await this.acquire(request.signal);
-    if (!sequence) {
+    const release = await this.slots.acquire(request.signal);
+    if (!release) {
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
+    const sequence = this.free.pop()!;
     try {
       const room = sequence.contextSize - prompt.length;
       if (room <= 0)
@@ -200,7 +183,8 @@ export class LocalLlamaChatModel implements ChatModel {
       yield { type: 'usage', promptTokens: prompt.length, completionTokens };
       yield { type: 'finish', reason: finish ?? 'stop' };
     } finally {
-      this.release(sequence);
+      this.free.push(sequence);
+      release();
     }
   }
 
