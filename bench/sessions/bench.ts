@@ -444,10 +444,13 @@ if (traceRuns > 0) {
     'subgraph.http.start',
     'db.tx.begin',
     'model.request',
+    'model.fetch',
+    'model.sent',
     'db.tx.commit',
     'subgraph.http.finish',
     'router.http.finish',
     'client.answer',
+    'model.headers',
     'model.firstChunk',
     'log.append',
     'log.yield',
@@ -479,7 +482,10 @@ if (traceRuns > 0) {
               ? begin
               : s === 'db.tx.commit'
                 ? commit
-                : firstOf(s);
+                : s === 'model.sent' || s === 'model.headers'
+                  ? // undici also carries other requests: the first one after the model's
+                    inWindow.find((m) => m.name === s && model !== undefined && m.at >= model)?.at
+                  : firstOf(s);
       if (at !== undefined) offsets.get(s)!.push(at - o.sentAt);
     }
   }

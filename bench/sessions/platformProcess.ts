@@ -13,6 +13,7 @@ import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import type { ChatModel, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
+import OpenAI from 'openai';
 import pg from 'pg';
 import { installProbes, Marks, traceDatabase, traceModel, traceStreamLog } from './trace';
 
@@ -35,7 +36,20 @@ let db: SqlDatabase = rawDb;
 // llama-server decodes 2 requests at a time (--parallel 2) on 4 HTTP threads; more requests on the
 // wire only wait in its HTTP layer, so the platform keeps the queue.
 const maxConcurrentStreams = Number(process.env.SOMA_LLM_MAX_CONCURRENT_STREAMS ?? 4);
-let chat: ChatModel = OpenAICompatibleChatModel.fromUrl(baseURL, apiKey, { maxConcurrentStreams });
+let chat: ChatModel = values.trace
+  ? new OpenAICompatibleChatModel({
+      client: new OpenAI({
+        baseURL,
+        apiKey,
+        maxRetries: 0,
+        fetch: (url, init) => {
+          marks.mark('model.fetch');
+          return fetch(url, init);
+        },
+      }),
+      maxConcurrentStreams,
+    })
+  : OpenAICompatibleChatModel.fromUrl(baseURL, apiKey, { maxConcurrentStreams });
 let streams: StreamLog = new InMemoryStreamLog();
 if (values.trace) {
   db = traceDatabase(db, marks);

@@ -16,6 +16,9 @@ export type MarkName =
   | 'db.tx.begin'
   | 'db.tx.commit'
   | 'model.request'
+  | 'model.fetch'
+  | 'model.sent'
+  | 'model.headers'
   | 'model.firstChunk'
   | 'log.append'
   | 'log.yield'
@@ -61,6 +64,9 @@ export function installProbes(marks: Marks) {
     if (port === marks.ports.router) marks.mark('router.http.finish');
     else if (port === marks.ports.sessions) marks.mark('subgraph.http.finish');
   });
+  // The model request on the wire (undici, behind the openai client's fetch) and its response headers.
+  diagnostics.subscribe('undici:client:sendHeaders', () => marks.mark('model.sent'));
+  diagnostics.subscribe('undici:request:headers', () => marks.mark('model.headers'));
   type Raw = WebSocket & { _socket?: { localPort?: number; remotePort?: number } };
   const proto = WebSocket.prototype as unknown as {
     send: (this: Raw, data: unknown, ...rest: unknown[]) => void;

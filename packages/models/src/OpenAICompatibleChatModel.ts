@@ -6,8 +6,13 @@ import { StreamSlots } from './StreamSlots';
 export interface OpenAICompatibleChatModelOptions {
   /** A client built with `maxRetries: 0`: retries are done here, only before the first token. */
   client: OpenAI;
-  /** @default 3 */
+  /** Retries with backoff on 429/408/5xx and failed connections. @default 3 */
   maxRetries?: number;
+  /**
+   * Immediate retries, outside `maxRetries`, when a kept-alive connection turns out to be closed
+   * before any answer came (see `closedBeforeAnswer`). @default 3
+   */
+  maxStaleConnectionRetries?: number;
   /** @default 250 */
   baseDelayMs?: number;
   /** @default 8000 */
@@ -45,6 +50,26 @@ function describe(error: unknown): string {
     parts.push(typeof code === 'string' && !e.message.includes(code) ? `${e.message} [${code}]` : e.message);
   }
   return parts.length ? parts.join(': ') : String(error);
+}
+
+/**
+ * The connection broke before any byte of an answer: the classic keep-alive race, where the
+ * client sends on a pooled socket the server is closing at that moment. llama.cpp's llama-server
+ * closes the connection after EVERY streamed answer without saying so (its stream callback
+ * returns false after the last chunk, which cpp-httplib takes for a cancel; no
+ * `Connection: close`), so a request sent the moment another stream ended often goes out on a
+ * dead socket (~2% of 3,000 sequential streams, 4 at a time, failed `other side closed`). The
+ * server never read the request, so sending it again at once, on another connection, is safe.
+ */
+function closedBeforeAnswer(error: unknown): boolean {
+  if (!(error instanceof OpenAI.APIConnectionError) || error instanceof OpenAI.APIConnectionTimeoutError)
+    return false;
+  for (let e: unknown = error.cause; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED')
+      return true;
+  }
+  return false;
 }
 
 const retriableStatus = (status: number | undefined) =>
@@ -91,11 +116,13 @@ export class OpenAICompatibleChatModel implements ChatModel {
     const {
       client,
       maxRetries = 3,
+      maxStaleConnectionRetries = 3,
       baseDelayMs = 250,
       maxDelayMs = 8_000,
       timeoutMs = 60_000,
     } = this.options;
     let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk> | undefined;
+    let staleRetries = 0;
     for (let attempt = 0; !stream; attempt++) {
       if (request.signal?.aborted) {
         yield { type: 'finish', reason: 'cancelled' };
@@ -118,11 +145,16 @@ export class OpenAICompatibleChatModel implements ChatModel {
           yield { type: 'finish', reason: 'cancelled' };
           return;
         }
+        if (staleRetries < maxStaleConnectionRetries && closedBeforeAnswer(error)) {
+          staleRetries++;
+          attempt--; // not a failure of the server: no backoff, no retry budget spent
+          continue;
+        }
         const status = error instanceof OpenAI.APIError ? error.status : undefined;
         const retriable = error instanceof OpenAI.APIConnectionError || retriableStatus(status);
         if (!retriable || attempt >= maxRetries) {
           throw new ChatModelError(
-            `model server ${retriable ? 'unavailable' : 'refused the request'}${status ? ` (HTTP ${status})` : ''} after ${attempt + 1} attempt${attempt ? 's' : ''}: ${describe(error)}`,
+            `model server ${retriable ? 'unavailable' : 'refused the request'}${status ? ` (HTTP ${status})` : ''} after ${attempt + 1} attempt${attempt ? 's' : ''}${staleRetries ? ` (+${staleRetries} on connections closed before an answer)` : ''}: ${describe(error)}`,
             retriable,
             status,
           );

@@ -228,6 +228,91 @@ describe('ChatModel capability httpRetries: OpenAICompatibleChatModel', () => {
   });
 });
 
+/**
+ * A real HTTP front that forwards to the llama.cpp server but, like llama-server itself after a
+ * streamed answer, drops a kept-alive connection: the second request on any socket is never
+ * answered (the socket is destroyed as it arrives).
+ */
+async function startClosingFront() {
+  const requestsPerSocket = new WeakMap<object, number>();
+  let requests = 0;
+  let dropped = 0;
+  const server: Server = createServer(async (req: IncomingMessage, res) => {
+    const n = (requestsPerSocket.get(req.socket) ?? 0) + 1;
+    requestsPerSocket.set(req.socket, n);
+    requests++;
+    if (n === 2) {
+      dropped++;
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
+      method: req.method,
+      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
+      body: Buffer.concat(chunks),
+    });
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? '' });
+    const reader = upstream.body!.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) res.write(r.value);
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    dropped: () => dropped,
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('OpenAICompatibleChatModel: connections closed before an answer', () => {
+  const model = httpModel;
+
+  it('sends again at once on a new connection, without spending the retry budget or backing off', async () => {
+    const front = await startClosingFront();
+    try {
+      // No backoff retries at all: only the immediate stale-connection retry can save the second stream.
+      const chat = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, {
+        maxRetries: 0,
+        baseDelayMs: 5_000,
+      });
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const chunks = await drain(chat.stream({ model, messages, maxTokens: 4 }));
+        expect(chunks.at(-1)).toEqual({ type: 'finish', reason: expect.stringMatching(/stop|length/) });
+        expect(Date.now() - started).toBeLessThan(4_000);
+      }
+      // At least stream 2 went out on the kept-alive socket of stream 1, which the front dropped
+      // (whether stream 3 finds an idle socket to reuse is the connection pool's business).
+      expect(front.dropped()).toBeGreaterThanOrEqual(1);
+      expect(front.requests()).toBe(3 + front.dropped());
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('gives up retriable after its immediate retries when every connection is dropped, and says so', async () => {
+    const server: Server = createServer((req) => req.socket.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const chat = OpenAICompatibleChatModel.fromUrl(url, apiKey, { maxRetries: 1, baseDelayMs: 10 });
+      const error = await drain(chat.stream({ model, messages, maxTokens: 4 })).catch((e) => e);
+      expect(error).toBeInstanceOf(ChatModelError);
+      expect(error.retriable).toBe(true);
+      expect(error.message).toMatch(/after 2 attempts \(\+3 on connections closed before an answer\)/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('OpenAICompatibleChatModel stream slots (maxConcurrentStreams)', () => {
   const model = httpModel;
 
