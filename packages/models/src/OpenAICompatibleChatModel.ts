@@ -1,6 +1,8 @@
+import diagnostics from 'node:diagnostics_channel';
 import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
+import { once } from './once';
 import { StreamSlots } from './StreamSlots';
 
 export interface OpenAICompatibleChatModelOptions {
@@ -41,6 +43,37 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/**
+ * When each request's headers reach the socket. The `openai` client sends through fetch (undici),
+ * which reports every request it writes on this diagnostics channel; ours carry an id header. A
+ * client whose fetch is not undici's never reports: `onDispatched` then fires when the response
+ * starts (or the request fails), later but never lost.
+ */
+const DISPATCH_HEADER = 'x-soma-request-id';
+const awaitingSend = new Map<string, () => void>();
+let requestIds = 0;
+let listening = false;
+function onSent(id: string, dispatched: () => void) {
+  if (!listening) {
+    listening = true;
+    diagnostics.subscribe('undici:client:sendHeaders', (message) => {
+      if (awaitingSend.size === 0) return;
+      const headers = (message as { request?: { headers?: unknown } }).request?.headers;
+      let sent: string | undefined;
+      if (Array.isArray(headers)) {
+        for (let i = 0; i + 1 < headers.length; i += 2)
+          if (String(headers[i]).toLowerCase() === DISPATCH_HEADER) sent = String(headers[i + 1]);
+      } else if (typeof headers === 'string') {
+        sent = new RegExp(`^${DISPATCH_HEADER}: *(\\S+)`, 'im').exec(headers)?.[1];
+      }
+      if (sent === undefined) return;
+      awaitingSend.get(sent)?.();
+      awaitingSend.delete(sent);
+    });
+  }
+  awaitingSend.set(id, dispatched);
+}
 
 /** The error's message with its causes' ("Connection error." alone says nothing an operator can act on). */
 function describe(error: unknown): string {
@@ -100,19 +133,26 @@ export class OpenAICompatibleChatModel implements ChatModel {
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    const release = await this.slots.acquire(request.signal);
-    if (!release) {
-      yield { type: 'finish', reason: 'cancelled' };
-      return;
-    }
+    const dispatched = once(request.onDispatched);
     try {
-      yield* this.streamInSlot(request);
+      // Waiting for a slot: nothing will be sent soon, so nobody should wait for it.
+      if (this.slots.active >= this.slots.size) dispatched();
+      const release = await this.slots.acquire(request.signal);
+      if (!release) {
+        yield { type: 'finish', reason: 'cancelled' };
+        return;
+      }
+      try {
+        yield* this.streamInSlot(request, dispatched);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      dispatched();
     }
   }
 
-  private async *streamInSlot(request: ChatRequest): AsyncIterable<ChatChunk> {
+  private async *streamInSlot(request: ChatRequest, dispatched: () => void): AsyncIterable<ChatChunk> {
     const {
       client,
       maxRetries = 3,
@@ -128,6 +168,8 @@ export class OpenAICompatibleChatModel implements ChatModel {
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
+      const requestId = `${process.pid}-${++requestIds}`;
+      onSent(requestId, dispatched);
       try {
         stream = await client.chat.completions.create(
           {
@@ -138,9 +180,11 @@ export class OpenAICompatibleChatModel implements ChatModel {
             stream: true,
             stream_options: { include_usage: true },
           },
-          { signal: request.signal, timeout: timeoutMs },
+          { signal: request.signal, timeout: timeoutMs, headers: { [DISPATCH_HEADER]: requestId } },
         );
+        awaitingSend.delete(requestId);
       } catch (error) {
+        awaitingSend.delete(requestId);
         if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
           yield { type: 'finish', reason: 'cancelled' };
           return;
@@ -150,6 +194,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
           attempt--; // not a failure of the server: no backoff, no retry budget spent
           continue;
         }
+        dispatched(); // a retry waits out its backoff: nothing to wait for
         const status = error instanceof OpenAI.APIError ? error.status : undefined;
         const retriable = error instanceof OpenAI.APIConnectionError || retriableStatus(status);
         if (!retriable || attempt >= maxRetries) {
@@ -167,6 +212,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
       }
     }
 
+    dispatched();
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     let finish: string | undefined;
     try {

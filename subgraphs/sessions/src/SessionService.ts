@@ -114,6 +114,11 @@ const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, c
   latency_ms, ttft_ms, finish_reason, citations, created_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 
+/** How long sendMessage waits for its early model request to reach the engine before its transaction. */
+const DISPATCH_WAIT_MS = 25;
+/** How long sendMessage's answer waits for the first event of the generation to go out first. */
+const FIRST_EVENT_HEAD_START_MS = 5;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface ActiveGeneration {
@@ -467,12 +472,24 @@ export class SessionService {
       const earlyAbort = new AbortController();
       abort.signal.addEventListener('abort', () => earlyAbort.abort(), { once: true });
       const messages = promptOf(use.systemPrompt, recalled, cachedHistory, content);
+      let dispatched!: () => void;
+      const sent = new Promise<void>((resolve) => {
+        dispatched = resolve;
+      });
       early = {
         messages,
         startedAt: performance.now(),
-        chunks: this.startModel(use, messages, earlyAbort.signal),
+        chunks: this.startModel(use, messages, earlyAbort.signal, dispatched),
         abort: earlyAbort,
       };
+      // The request is written by event-loop callbacks, and the transaction below holds the
+      // event loop on the embedded database: started first, the request would leave only after
+      // the commit and the mutation's response (bench/sessions trace: ~4 ms late). So the
+      // transaction waits until the engine has it (bounded: a slow connect must not hold the
+      // answer's bookkeeping).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([sent, new Promise<void>((r) => (timer = setTimeout(r, DISPATCH_WAIT_MS)))]);
+      clearTimeout(timer);
     }
     let finish!: () => void;
     const reservation: ActiveGeneration = {
@@ -495,23 +512,26 @@ export class SessionService {
         reserved = true;
         if (session.status === 'CLOSED')
           throw new SomaError('CONFLICT', 'the session is closed; start a new one');
-        const persona = (
-          await tx.query<PersonaRow>(`SELECT ${PERSONA_COLUMNS} FROM sessions.personas WHERE id = $1`, [
-            session.persona_id,
-          ])
+        // The persona and the recent history in one statement (each statement on the embedded
+        // database is ~0.3 ms on the event loop, ahead of the first token).
+        const { history, ...persona } = (
+          await tx.query<PersonaRow & { history: { role: 'USER' | 'ASSISTANT'; content: string }[] }>(
+            `SELECT ${PERSONA_COLUMNS}, (
+               SELECT coalesce(json_agg(json_build_object('role', r.role, 'content', r.content)
+                                        ORDER BY r.created_at, r.id), '[]'::json)
+                 FROM (SELECT role, content, created_at, id FROM sessions.messages
+                        WHERE session_id = $2 AND status = 'COMPLETE'
+                        ORDER BY created_at DESC, id DESC LIMIT $3) r
+             ) AS history
+             FROM sessions.personas WHERE id = $1`,
+            [session.persona_id, session.id, this.limits.historyMessages],
+          )
         ).rows[0]!;
         // Fail-closed: a model call the constitution was not asked about is never made.
         if (use?.personaId !== persona.id) {
           await this.authorizeModelUse(claims!, caller, toModelUse(persona));
         }
-        const history = await tx.query<{ role: 'USER' | 'ASSISTANT'; content: string }>(
-          `SELECT role, content FROM (
-             SELECT role, content, created_at, id FROM sessions.messages
-              WHERE session_id = $1 AND status = 'COMPLETE' ORDER BY created_at DESC, id DESC LIMIT $2
-           ) recent ORDER BY created_at, id`,
-          [session.id, this.limits.historyMessages],
-        );
-        const recent = history.rows.map((m) => ({
+        const recent = history.map((m) => ({
           role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
           content: m.content,
         }));
@@ -529,28 +549,43 @@ export class SessionService {
           modelStartedAt = performance.now();
           chunks = this.startModel(toModelUse(persona), messages, abort.signal);
         }
-        const insert = (role: string, text: string, status: string, citations: RecalledPassage[] = []) =>
-          tx.query<MessageRow>(
-            // created_at strictly increases within a session: the embedded database's clock has
-            // millisecond resolution, so a question and its answer row, inserted in the same
-            // millisecond, would otherwise tie and be listed in uuid order (seen in the quickstart).
-            `INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, GREATEST(clock_timestamp(),
-               (SELECT max(created_at) FROM sessions.messages WHERE session_id = $2) + interval '1 microsecond'))
-             RETURNING ${MESSAGE_COLUMNS}`,
-            [caller.tenantId, session.id, role, text, status, JSON.stringify(citations)],
-          );
-        const userMessage = (await insert('USER', content, 'COMPLETE')).rows[0]!;
-        const assistantMessage = (await insert('ASSISTANT', '', 'STREAMING', recalled?.passages ?? []))
-          .rows[0]!;
-        await tx.query('UPDATE sessions.sessions SET updated_at = now() WHERE id = $1', [session.id]);
-        await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, 'message.created', {
-          sessionId: session.id,
-          messageId: userMessage.id,
-          role: 'USER',
-          userId: caller.subject,
-          chars: content.length,
-        });
+        // Both messages, the session's updated_at and the outbox row in ONE statement (four
+        // round trips through the embedded database's event loop before the first token, else).
+        // created_at strictly increases within a session: the embedded database's clock has
+        // millisecond resolution, so a question and its answer row, inserted in the same
+        // millisecond, would otherwise tie and be listed in uuid order (seen in the quickstart).
+        const inserted = await tx.query<MessageRow>(
+          `WITH stamp AS (
+             SELECT GREATEST(clock_timestamp(),
+               (SELECT max(created_at) FROM sessions.messages WHERE session_id = $2::uuid) + interval '1 microsecond') AS at
+           ), added AS (
+             INSERT INTO sessions.messages (tenant_id, session_id, role, content, status, citations, created_at)
+             SELECT $1::uuid, $2::uuid, m.role, m.content, m.status, m.citations, stamp.at + m.later
+               FROM stamp, (VALUES ('USER', $3::text, 'COMPLETE', '[]'::jsonb, interval '0'),
+                                   ('ASSISTANT', '', 'STREAMING', $4::jsonb, interval '1 microsecond'))
+                    AS m(role, content, status, citations, later)
+             RETURNING ${MESSAGE_COLUMNS}
+           ), touched AS (
+             UPDATE sessions.sessions SET updated_at = now() WHERE id = $2::uuid
+           ), queued AS (
+             INSERT INTO sessions.outbox (tenant_id, topic, type, payload)
+             SELECT $1::uuid, $5::text, 'message.created', jsonb_build_object('sessionId', $2::text,
+                      'messageId', added.id, 'role', 'USER', 'userId', $6::text, 'chars', $7::int)
+               FROM added WHERE added.role = 'USER'
+           )
+           SELECT * FROM added`,
+          [
+            caller.tenantId,
+            session.id,
+            content,
+            JSON.stringify(recalled?.passages ?? []),
+            CONVERSATION_TOPIC,
+            caller.subject,
+            content.length,
+          ],
+        );
+        const userMessage = inserted.rows.find((m) => m.role === 'USER')!;
+        const assistantMessage = inserted.rows.find((m) => m.role === 'ASSISTANT')!;
         return { session, persona, userMessage, assistantMessage, chunks, modelStartedAt, recent };
       });
       // The relay is not kicked here: on the embedded database its drain is a transaction that
@@ -568,10 +603,27 @@ export class SessionService {
         this.cancelTimers.delete(input.sessionId);
         finish();
       };
-      void this.generate(caller, prepared, abort.signal, floor, release).catch((error) => {
+      let firstEventOut!: () => void;
+      const firstEvent = new Promise<void>((resolve) => {
+        firstEventOut = resolve;
+      });
+      void this.generate(caller, prepared, abort.signal, floor, release, firstEventOut).catch((error) => {
         console.error('[sessions] generation bookkeeping failed', error);
+        firstEventOut();
         release();
       });
+      // First token first: this answer and the first event travel the same event loop(s) (here
+      // and in the router), and the answer's way back through the router took ~1.8 ms that the
+      // first token, arriving right after the commit, spent waiting (bench/sessions trace). The
+      // answer waits for the first event or FIRST_EVENT_HEAD_START_MS, whichever comes first:
+      // a slow model costs the mutation that much, no more. Clients subscribe before sending
+      // (docs/sessions.md), so a token that arrives before this answer is expected.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        firstEvent,
+        new Promise<void>((r) => (timer = setTimeout(r, FIRST_EVENT_HEAD_START_MS))),
+      ]);
+      clearTimeout(timer);
       return {
         userMessage: prepared.userMessage,
         assistantMessage: prepared.assistantMessage,
@@ -666,9 +718,11 @@ export class SessionService {
     persona: SessionModelUse,
     messages: ChatMessage[],
     signal: AbortSignal,
+    onDispatched?: () => void,
   ): AsyncIterable<ChatChunk> {
     const model = this.models[persona.provider];
     if (!model) {
+      onDispatched?.();
       return (async function* () {
         yield* [];
         throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
@@ -681,6 +735,7 @@ export class SessionService {
         temperature: persona.temperature,
         maxTokens: persona.maxTokens,
         signal,
+        ...(onDispatched ? { onDispatched } : {}),
       })
       [Symbol.asyncIterator]();
     const first = iterator.next();
@@ -740,6 +795,7 @@ export class SessionService {
     signal: AbortSignal,
     floor: number,
     release: () => void,
+    firstEventOut: () => void,
   ): Promise<void> {
     const { session, persona, assistantMessage } = prepared;
     const stream = sessionStream(session.id);
@@ -747,6 +803,7 @@ export class SessionService {
     let lastSequence = floor;
     const emit = async (payload: SessionEventPayload) => {
       lastSequence = (await this.streams.append(stream, payload, { floor })).sequence;
+      firstEventOut();
     };
     const now = () => new Date().toISOString();
     const started = prepared.modelStartedAt;
