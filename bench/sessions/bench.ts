@@ -437,7 +437,10 @@ if (traceRuns > 0) {
   }
   await client.dispose();
   traced.child.stdin!.write('marks\n');
-  const marks = (JSON.parse(await traced.next()) as { marks: { name: MarkName; at: number }[] }).marks;
+  const { marks, statements } = JSON.parse(await traced.next()) as {
+    marks: { name: MarkName; at: number }[];
+    statements: { at: number; sql: string }[];
+  };
   await traced.stop();
   const stages: (MarkName | 'client.answer' | 'client.firstToken')[] = [
     'router.http.start',
@@ -498,6 +501,24 @@ if (traceRuns > 0) {
     const xs = offsets.get(s)!;
     console.log(`| ${s} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 95))} | ${xs.length} |`);
   }
+  // SQL statements (besides BEGIN/COMMIT) per traced answer, and those ahead of its first token.
+  const first = samples[0]!.sentAt;
+  const all = statements.filter((q) => q.at >= first);
+  const ahead = new Map<string, number>();
+  const total = new Map<string, number>();
+  for (const q of all) total.set(q.sql, (total.get(q.sql) ?? 0) + 1);
+  for (const o of samples)
+    for (const q of statements)
+      if (q.at >= o.sentAt && q.at <= o.firstTokenAt) ahead.set(q.sql, (ahead.get(q.sql) ?? 0) + 1);
+  console.log(
+    `\nSQL statements per traced answer (startSession included): ${(all.length / samples.length).toFixed(1)}, of which ${([...ahead.values()].reduce((a, b) => a + b, 0) / samples.length).toFixed(1)} before its first token:\n`,
+  );
+  console.log('| statement | per answer | before the first token |');
+  console.log('| --- | --- | --- |');
+  for (const [sql, n] of [...total].sort((a, b) => b[1] - a[1]))
+    console.log(
+      `| \`${sql.replace(/\|/g, '\\|')}\` | ${(n / samples.length).toFixed(2)} | ${((ahead.get(sql) ?? 0) / samples.length).toFixed(2)} |`,
+    );
   console.log(`\n${load()}.`);
 }
 for (const name of benchDatabases) await ownerSql(`DROP DATABASE ${name} WITH (FORCE)`);

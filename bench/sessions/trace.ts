@@ -30,6 +30,8 @@ export const now = () => performance.timeOrigin + performance.now();
 
 export class Marks {
   readonly all: { name: MarkName; at: number }[] = [];
+  /** Every SQL statement run through withScope: when, and its first words. */
+  readonly statements: { at: number; sql: string }[] = [];
   ports = { router: -1, sessions: -1 };
   mark(name: MarkName, at = now()) {
     this.all.push({ name, at });
@@ -99,7 +101,16 @@ export function traceDatabase(db: SqlDatabase, marks: Marks): SqlDatabase {
             scope,
             (tx) => {
               marks.mark('db.tx.begin');
-              return fn(tx);
+              const counted = {
+                query: (sql: string, params?: readonly unknown[]) => {
+                  marks.statements.push({ at: now(), sql: sql.replace(/\s+/g, ' ').trim().slice(0, 60) });
+                  return (tx as { query: (s: string, p?: readonly unknown[]) => Promise<unknown> }).query(
+                    sql,
+                    params,
+                  );
+                },
+              };
+              return fn(counted);
             },
           );
           marks.mark('db.tx.commit');

@@ -253,6 +253,11 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const workflowEngine =
     options.workflowEngine === undefined || options.workflowEngine === 'embedded'
       ? new JournalWorkflowEngine(options.db, {
+          // The embedded database belongs to this process alone: every start, signal and cancel
+          // goes through this engine and wakes it, so the poll only has to catch what another
+          // process wrote, and there is none. At 100 ms it was a transaction 10 times a second on
+          // the event loop that serves the graph (seen ahead of sendMessage's first token).
+          ...(options.db.kind === 'pglite' ? { pollMs: 5_000 } : {}),
           workflows: { capsuleRun: capsuleRunWorkflow },
           activities: createActivities({
             db: options.db,

@@ -116,8 +116,6 @@ const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, c
 
 /** How long sendMessage waits for its early model request to reach the engine before its transaction. */
 const DISPATCH_WAIT_MS = 25;
-/** How long sendMessage's answer waits for the first event of the generation to go out first. */
-const FIRST_EVENT_HEAD_START_MS = 5;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -603,27 +601,10 @@ export class SessionService {
         this.cancelTimers.delete(input.sessionId);
         finish();
       };
-      let firstEventOut!: () => void;
-      const firstEvent = new Promise<void>((resolve) => {
-        firstEventOut = resolve;
-      });
-      void this.generate(caller, prepared, abort.signal, floor, release, firstEventOut).catch((error) => {
+      void this.generate(caller, prepared, abort.signal, floor, release).catch((error) => {
         console.error('[sessions] generation bookkeeping failed', error);
-        firstEventOut();
         release();
       });
-      // First token first: this answer and the first event travel the same event loop(s) (here
-      // and in the router), and the answer's way back through the router took ~1.8 ms that the
-      // first token, arriving right after the commit, spent waiting (bench/sessions trace). The
-      // answer waits for the first event or FIRST_EVENT_HEAD_START_MS, whichever comes first:
-      // a slow model costs the mutation that much, no more. Clients subscribe before sending
-      // (docs/sessions.md), so a token that arrives before this answer is expected.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        firstEvent,
-        new Promise<void>((r) => (timer = setTimeout(r, FIRST_EVENT_HEAD_START_MS))),
-      ]);
-      clearTimeout(timer);
       return {
         userMessage: prepared.userMessage,
         assistantMessage: prepared.assistantMessage,
@@ -795,7 +776,6 @@ export class SessionService {
     signal: AbortSignal,
     floor: number,
     release: () => void,
-    firstEventOut: () => void,
   ): Promise<void> {
     const { session, persona, assistantMessage } = prepared;
     const stream = sessionStream(session.id);
@@ -803,7 +783,6 @@ export class SessionService {
     let lastSequence = floor;
     const emit = async (payload: SessionEventPayload) => {
       lastSequence = (await this.streams.append(stream, payload, { floor })).sequence;
-      firstEventOut();
     };
     const now = () => new Date().toISOString();
     const started = prepared.modelStartedAt;
