@@ -99,13 +99,24 @@ export class OpaServerPolicyEvaluator implements PolicyEvaluator {
 /**
  * Loads the Rego and data of policies/ into a running OPA server through its REST Policy and
  * Data APIs, and records their revision at `data.somaagent_meta.revision`. For servers not
- * started with the policies' bundle (the test harness's shared server). Idempotent.
+ * started with the policies' bundle (the test harness's shared server). Idempotent, and a
+ * server that already holds this revision is left alone (unless `force`): publishing again
+ * would replace whole data documents, wiping entries written there since — on the harness's
+ * shared server, another test file's tenant constitution in the middle of its test.
  */
 export async function publishPoliciesToOpa(
   url: string,
   sources: readonly PolicySource[] = readPolicySources(),
+  options: { force?: boolean } = {},
 ): Promise<string> {
   const base = url.replace(/\/+$/, '');
+  const revision = sourcesRevision(sources);
+  if (!options.force) {
+    const current = await fetch(`${base}/v1/data/somaagent_meta/revision`)
+      .then((r) => (r.ok ? (r.json() as Promise<{ result?: unknown }>) : {}))
+      .catch(() => ({}) as { result?: unknown });
+    if ('result' in current && current.result === revision) return revision;
+  }
   const put = async (path: string, body: string, contentType: string) => {
     const response = await fetch(`${base}${path}`, {
       method: 'PUT',
@@ -122,7 +133,6 @@ export async function publishPoliciesToOpa(
   }
   for (const s of sources.filter((x) => x.kind === 'rego'))
     await put(`/v1/policies/${s.id}`, s.text, 'text/plain');
-  const revision = sourcesRevision(sources);
   await put('/v1/data/somaagent_meta/revision', JSON.stringify(revision), 'application/json');
   return revision;
 }
