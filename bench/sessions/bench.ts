@@ -439,7 +439,7 @@ if (traceRuns > 0) {
   traced.child.stdin!.write('marks\n');
   const { marks, statements } = JSON.parse(await traced.next()) as {
     marks: { name: MarkName; at: number }[];
-    statements: { at: number; sql: string }[];
+    statements: { at: number; ms: number; sql: string }[];
   };
   await traced.stop();
   const stages: (MarkName | 'client.answer' | 'client.firstToken')[] = [
@@ -506,18 +506,22 @@ if (traceRuns > 0) {
   const all = statements.filter((q) => q.at >= first);
   const ahead = new Map<string, number>();
   const total = new Map<string, number>();
-  for (const q of all) total.set(q.sql, (total.get(q.sql) ?? 0) + 1);
+  const took = new Map<string, number[]>();
+  for (const q of all) {
+    total.set(q.sql, (total.get(q.sql) ?? 0) + 1);
+    took.set(q.sql, [...(took.get(q.sql) ?? []), q.ms]);
+  }
   for (const o of samples)
     for (const q of statements)
       if (q.at >= o.sentAt && q.at <= o.firstTokenAt) ahead.set(q.sql, (ahead.get(q.sql) ?? 0) + 1);
   console.log(
     `\nSQL statements per traced answer (startSession included): ${(all.length / samples.length).toFixed(1)}, of which ${([...ahead.values()].reduce((a, b) => a + b, 0) / samples.length).toFixed(1)} before its first token:\n`,
   );
-  console.log('| statement | per answer | before the first token |');
-  console.log('| --- | --- | --- |');
+  console.log('| statement | per answer | before the first token | until its result p50 / p95 |');
+  console.log('| --- | --- | --- | --- |');
   for (const [sql, n] of [...total].sort((a, b) => b[1] - a[1]))
     console.log(
-      `| \`${sql.replace(/\|/g, '\\|')}\` | ${(n / samples.length).toFixed(2)} | ${((ahead.get(sql) ?? 0) / samples.length).toFixed(2)} |`,
+      `| \`${sql.replace(/\|/g, '\\|')}\` | ${(n / samples.length).toFixed(2)} | ${((ahead.get(sql) ?? 0) / samples.length).toFixed(2)} | ${ms(percentile(took.get(sql)!, 50))} / ${ms(percentile(took.get(sql)!, 95))} |`,
     );
   console.log(`\n${load()}.`);
 }

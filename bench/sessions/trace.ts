@@ -30,8 +30,8 @@ export const now = () => performance.timeOrigin + performance.now();
 
 export class Marks {
   readonly all: { name: MarkName; at: number }[] = [];
-  /** Every SQL statement run through withScope: when, and its first words. */
-  readonly statements: { at: number; sql: string }[] = [];
+  /** Every SQL statement run through withScope: when, how long until its result, and its first words. */
+  readonly statements: { at: number; ms: number; sql: string }[] = [];
   ports = { router: -1, sessions: -1 };
   mark(name: MarkName, at = now()) {
     this.all.push({ name, at });
@@ -102,12 +102,17 @@ export function traceDatabase(db: SqlDatabase, marks: Marks): SqlDatabase {
             (tx) => {
               marks.mark('db.tx.begin');
               const counted = {
-                query: (sql: string, params?: readonly unknown[]) => {
-                  marks.statements.push({ at: now(), sql: sql.replace(/\s+/g, ' ').trim().slice(0, 60) });
-                  return (tx as { query: (s: string, p?: readonly unknown[]) => Promise<unknown> }).query(
-                    sql,
-                    params,
-                  );
+                query: async (sql: string, params?: readonly unknown[]) => {
+                  const at = now();
+                  const result = await (
+                    tx as { query: (s: string, p?: readonly unknown[]) => Promise<unknown> }
+                  ).query(sql, params);
+                  marks.statements.push({
+                    at,
+                    ms: now() - at,
+                    sql: sql.replace(/\s+/g, ' ').trim().slice(0, 60),
+                  });
+                  return result;
                 },
               };
               return fn(counted);
