@@ -2,6 +2,7 @@
 // one run against the harness's llama.cpp server (engine `llm`, brought up if needed).
 //
 //   npx tsx bench/sessions/bench.ts [--runs 200] [--concurrency 100,1000] [--max-tokens 24] [--trace-runs 100]
+//     [--database pglite|server] [--subgraph-transport in-process|http]
 //
 // The platform (router + subgraphs, embedded PGlite) runs in a CHILD process
 // (platformProcess.ts); this process is only the client, as a real client would be.
@@ -37,8 +38,12 @@ const { values } = parseArgs({
     'trace-runs': { type: 'string', default: '100' },
     /** Where the platform keeps its data: embedded PGlite, or a fresh database on the harness's PostgreSQL server. */
     database: { type: 'string', default: 'pglite' },
+    /** How the router reaches the subgraphs: in-process (the platform's default) or http. */
+    'subgraph-transport': { type: 'string', default: 'in-process' },
   },
 });
+if (values['subgraph-transport'] !== 'in-process' && values['subgraph-transport'] !== 'http')
+  throw new Error(`--subgraph-transport is in-process or http, not ${values['subgraph-transport']}`);
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 const levels = values.concurrency ? values.concurrency.split(',').filter(Boolean).map(Number) : [];
@@ -121,7 +126,15 @@ async function startPlatformProcess(trace: boolean): Promise<Platform> {
       new URL('./platformProcess.ts', import.meta.url).pathname,
       ...(trace ? ['--trace'] : []),
     ],
-    { env: { ...process.env, ...env, ...(await freshDatabaseEnv()) }, stdio: ['pipe', 'pipe', 'inherit'] },
+    {
+      env: {
+        ...process.env,
+        ...env,
+        ...(await freshDatabaseEnv()),
+        SOMA_BENCH_SUBGRAPH_TRANSPORT: values['subgraph-transport'],
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
   );
   const lines = createInterface({ input: child.stdout! });
   const queue: string[] = [];
@@ -357,7 +370,7 @@ console.log(
   `\n## Time to first token, interleaved (${runs} pairs after ${warmup} warm-up, answers of ≤ ${maxTokens} tokens, model ${model})\n`,
 );
 console.log(
-  `Platform in a child process (${onServer ? 'PostgreSQL server, a fresh database' : 'embedded PGlite'}), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
+  `Platform in a child process (${onServer ? 'PostgreSQL server, a fresh database' : 'embedded PGlite'}; subgraphs reached ${values['subgraph-transport']}), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
 );
 console.log(
   '| metric | direct (openai → llama-server) | through router (GraphQL subscription) | ratio | added |',

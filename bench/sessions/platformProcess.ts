@@ -66,6 +66,9 @@ const platform = await startPlatform({
   models: { OPENAI_COMPATIBLE: chat },
   prices: { [model]: { promptUsdPerMillion: 0.1, completionUsdPerMillion: 0.4 } },
   limits: { maxSubscriptionsPerConnection: 20 },
+  // bench.ts --subgraph-transport: in-process (the platform's default) or http (signed HTTP and
+  // graphql-ws to the subgraphs' loopback servers, as a distributed deployment).
+  subgraphTransport: process.env.SOMA_BENCH_SUBGRAPH_TRANSPORT === 'http' ? 'http' : 'in-process',
 });
 marks.ports = {
   router: Number(new URL(platform.url).port),

@@ -50,6 +50,13 @@ export interface RouterOptions {
   supergraphSdl: string;
   /** Where each subgraph actually listens (`name → http://host:port/graphql`), overriding routing_url. */
   subgraphUrls: Record<string, string>;
+  /**
+   * Subgraphs that run in this process (the embedded platform): operations go straight to their
+   * executor (`createInProcessExecutor` of @somaagent/subgraph-server) with the claims the router
+   * verified, instead of a signed HTTP request or a graphql-ws subscription to `subgraphUrls`.
+   * @default {}
+   */
+  inProcessSubgraphs?: Record<string, InProcessSubgraphExecutor>;
   /** HMAC secret shared with the subgraphs. */
   routerSecret: string;
   /** Token issuers the router trusts (SomaAgent identity, external OIDC providers). */
@@ -89,6 +96,22 @@ export interface RunningRouter extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Transport kind of the subgraphs that run in the router's process. */
+const IN_PROCESS = 'soma-in-process';
+
+/**
+ * Runs one operation of a subgraph in this process. Structurally the executor built by
+ * `createInProcessExecutor` (@somaagent/subgraph-server); `context` is the router's, with
+ * `somaClaims`.
+ */
+export type InProcessSubgraphExecutor = (request: {
+  document: import('graphql').DocumentNode;
+  variables?: Record<string, unknown>;
+  operationName?: string;
+  operationType?: string;
+  context?: unknown;
+}) => Promise<unknown>;
+
 type SocketExtra = {
   somaClaims?: VerifiedClaims | null;
   activeSubscriptions?: Set<string>;
@@ -110,15 +133,33 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   const originAllowed = (origin: string | undefined) =>
     !origin || origin === selfOrigin || allowedOrigins.has(origin);
 
-  const transportEntries: Record<string, { location?: string; options?: Record<string, unknown> }> = {
+  const transportEntries: Record<
+    string,
+    { kind?: string; location?: string; options?: Record<string, unknown> }
+  > = {
     // Subgraphs serve subscriptions over graphql-ws on the same path (Apollo Server has no SSE).
     '*.http': { options: { subscriptions: { kind: 'ws', location: '/graphql' } } },
   };
   for (const [name, url] of Object.entries(options.subgraphUrls)) transportEntries[name] = { location: url };
+  const inProcess = options.inProcessSubgraphs ?? {};
+  for (const name of Object.keys(inProcess))
+    transportEntries[name] = { kind: IN_PROCESS, location: `in-process:${name}` };
 
   const gateway = createGatewayRuntime<SomaRouterContext>({
     supergraph: options.supergraphSdl,
     transportEntries,
+    // In-process subgraphs get their executor; every other kind loads its transport package,
+    // as the gateway does by default (`@graphql-mesh/transport-<kind>`).
+    transports: (kind: string) =>
+      kind === IN_PROCESS
+        ? {
+            getSubgraphExecutor: ({ subgraphName }: { subgraphName: string }) => {
+              const executor = inProcess[subgraphName];
+              if (!executor) throw new Error(`no in-process executor for subgraph ${subgraphName}`);
+              return executor as never;
+            },
+          }
+        : import(`@graphql-mesh/transport-${kind}`),
     logging: process.env.SOMA_ROUTER_LOG_LEVEL === 'debug' ? 'debug' : 'warn',
     graphiql: introspection ? { title: 'SomaAgent', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
@@ -152,7 +193,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
             }),
           ]
         : []),
-      useSignedSubgraphRequests(options.routerSecret),
+      useSignedSubgraphRequests(options.routerSecret, new Set(Object.keys(inProcess))),
       useErrorStatus(),
     ],
   });

@@ -61,6 +61,8 @@ for (const mode of modes) {
       t = await startTestPlatform({
         events,
         policy: await mode.policy(),
+        // Distributed mode reaches the subgraphs over signed HTTP and graphql-ws; embedded in-process.
+        subgraphTransport: mode.name.startsWith('embedded') ? 'in-process' : 'http',
         // Personas need a configured provider; no answer is generated in this file.
         models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(llm.baseUrl, llm.apiKey) },
       });

@@ -108,6 +108,9 @@ beforeAll(async () => {
   t = await startTestPlatform({
     models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
     prices,
+    // As a distributed deployment reaches them: signed HTTP and graphql-ws to the subgraphs.
+    // The embedded test below keeps the default, in-process subgraphs.
+    subgraphTransport: 'http',
   });
   tenant = await t.createTenant('chatty');
   personaId = await createPersona(t, tenant.adminToken, 'short', 24);

@@ -12,7 +12,9 @@ let bKeyId: string;
 let bKeySecret: string;
 
 beforeAll(async () => {
-  t = await startTestPlatform({}, { appPoolMax: 1 });
+  // Over signed HTTP and graphql-ws to the subgraphs, as a distributed deployment: isolation
+  // must not depend on the router and subgraphs sharing a process.
+  t = await startTestPlatform({ subgraphTransport: 'http' }, { appPoolMax: 1 });
   a = await t.createTenant('alpha');
   b = await t.createTenant('bravo');
   const user = await t.gql(

@@ -35,7 +35,11 @@ import {
   type SessionsDeps,
   sessionsMigrations,
 } from '@somaagent/sessions';
-import { serveSubgraph } from '@somaagent/subgraph-server';
+import {
+  createInProcessExecutor,
+  type InProcessSubgraphOptions,
+  serveSubgraph,
+} from '@somaagent/subgraph-server';
 import { capsuleRunWorkflow, createActivities } from '@somaagent/workers';
 import { FileSystemObjectStorage, JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
 
@@ -95,6 +99,14 @@ export interface PlatformOptions {
   objectStorage?: ObjectStorage;
   /** @default '.data/artifacts' under the working directory */
   artifactsDir?: string;
+  /**
+   * How the router reaches the subgraphs, which all run in this process. `'in-process'`: straight
+   * to each subgraph's executor with the claims the router verified (no HTTP or graphql-ws hop
+   * on the one event loop). `'http'`: signed HTTP requests and graphql-ws subscriptions to the
+   * subgraphs' loopback servers, as a distributed deployment does. The servers listen either
+   * way (`subgraphUrls`). @default 'in-process'
+   */
+  subgraphTransport?: 'in-process' | 'http';
   /** The model of capsule model-call steps (embedded engine). @default none: such steps fail, saying so */
   capsuleModel?: { model: ChatModel; defaultModel: string };
 }
@@ -292,9 +304,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     memory: memoryServer.url,
     capsules: capsulesServer.url,
   };
+  const inProcessSubgraphs =
+    (options.subgraphTransport ?? 'in-process') === 'in-process'
+      ? Object.fromEntries(
+          [identity, sessions, policy, memory, capsules].map((subgraph) => [
+            subgraph.name,
+            createInProcessExecutor(subgraph as InProcessSubgraphOptions<unknown>),
+          ]),
+        )
+      : {};
   const router = await createRouter({
     supergraphSdl: options.supergraphSdl ?? readFileSync(defaultSupergraphPath, 'utf8'),
     subgraphUrls,
+    inProcessSubgraphs,
     routerSecret: options.routerSecret,
     issuers: [
       { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },

@@ -6,11 +6,17 @@ import type { SomaRouterContext } from './useTokenVerification';
 /**
  * Adds the router's HMAC envelope (verified claims + time, bound to the exact query and
  * variables) to every subgraph request, over HTTP and graphql-ws alike. Subgraphs refuse
- * requests without it, which is what keeps them reachable through the router only.
+ * requests without it, which is what keeps them reachable through the router only. Subgraphs
+ * that run in the router's process (`inProcess`) get the verified claims directly: no network
+ * between them to guard, so nothing is signed (and the operation is not printed for it).
  */
-export function useSignedSubgraphRequests(secret: string): GatewayPlugin<SomaRouterContext> {
+export function useSignedSubgraphRequests(
+  secret: string,
+  inProcess: ReadonlySet<string> = new Set(),
+): GatewayPlugin<SomaRouterContext> {
   return {
-    onSubgraphExecute({ executionRequest, setExecutionRequest }) {
+    onSubgraphExecute({ subgraphName, executionRequest, setExecutionRequest }) {
+      if (inProcess.has(subgraphName)) return;
       const claims = executionRequest.context?.somaClaims ?? null;
       const envelope = signRouterEnvelope(
         secret,
