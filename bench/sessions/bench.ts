@@ -512,6 +512,7 @@ if (traceRuns > 0) {
   console.log('| --- | --- | --- | --- |');
   for (const s of stages) {
     const xs = offsets.get(s)!;
+    if (xs.length === 0) continue; // e.g. the subgraph's HTTP and graphql-ws stages when in-process
     console.log(`| ${s} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 95))} | ${xs.length} |`);
   }
   // SQL statements (besides BEGIN/COMMIT) per traced answer, and those ahead of its first token.
