@@ -458,6 +458,7 @@ if (traceRuns > 0) {
   const stages: (MarkName | 'client.answer' | 'client.firstToken')[] = [
     'router.http.start',
     'subgraph.http.start',
+    'db.tx.asked',
     'db.tx.begin',
     'model.request',
     'model.fetch',
@@ -496,12 +497,14 @@ if (traceRuns > 0) {
             ? o.firstTokenAt
             : s === 'db.tx.begin'
               ? begin
-              : s === 'db.tx.commit'
-                ? commit
-                : s === 'model.sent' || s === 'model.headers'
-                  ? // undici also carries other requests: the first one after the model's
-                    inWindow.find((m) => m.name === s && model !== undefined && m.at >= model)?.at
-                  : firstOf(s);
+              : s === 'db.tx.asked'
+                ? inWindow.filter((m) => m.name === s && begin !== undefined && m.at <= begin).at(-1)?.at
+                : s === 'db.tx.commit'
+                  ? commit
+                  : s === 'model.sent' || s === 'model.headers'
+                    ? // undici also carries other requests: the first one after the model's
+                      inWindow.find((m) => m.name === s && model !== undefined && m.at >= model)?.at
+                    : firstOf(s);
       if (at !== undefined) offsets.get(s)!.push(at - o.sentAt);
     }
   }

@@ -13,6 +13,7 @@ export type MarkName =
   | 'router.http.finish'
   | 'subgraph.http.start'
   | 'subgraph.http.finish'
+  | 'db.tx.asked'
   | 'db.tx.begin'
   | 'db.tx.commit'
   | 'model.request'
@@ -97,6 +98,7 @@ export function traceDatabase(db: SqlDatabase, marks: Marks): SqlDatabase {
     get(target, key, receiver) {
       if (key === 'withScope') {
         return async (scope: unknown, fn: (tx: unknown) => Promise<unknown>) => {
+          marks.mark('db.tx.asked');
           const result = await (target.withScope as (s: unknown, f: typeof fn) => Promise<unknown>)(
             scope,
             (tx) => {
