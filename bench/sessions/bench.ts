@@ -2,7 +2,7 @@
 // one run against the harness's llama.cpp server (engine `llm`, brought up if needed).
 //
 //   npx tsx bench/sessions/bench.ts [--runs 200] [--concurrency 100,1000] [--max-tokens 24] [--trace-runs 100]
-//     [--database pglite|server] [--subgraph-transport in-process|http]
+//     [--database pglite|server] [--subgraph-transport in-process|http] [--compare-transports]
 //
 // The platform (router + subgraphs, embedded PGlite) runs in a CHILD process
 // (platformProcess.ts); this process is only the client, as a real client would be.
@@ -10,6 +10,9 @@
 //    (direct) vs a GraphQL client through the router (sendMessage + sessionEvents over
 //    graphql-ws), samples interleaved direct/routed (order alternating each pair, after a
 //    warm-up), p50/p95 of both, their difference and ratio, and the paired per-sample difference.
+// 1b. With --compare-transports: the same first-token measurement with the router reaching the
+//    subgraphs in-process and over signed HTTP + graphql-ws, side by side (two platform
+//    processes, rounds of direct / in-process / http in rotated order).
 // 2. N concurrent streaming sessions through the router: token delivery lag, errors, RSS of the
 //    platform process.
 // 3. With --trace-runs > 0: a second platform process with profiling probes (trace.ts) and a
@@ -40,6 +43,8 @@ const { values } = parseArgs({
     database: { type: 'string', default: 'pglite' },
     /** How the router reaches the subgraphs: in-process (the platform's default) or http. */
     'subgraph-transport': { type: 'string', default: 'in-process' },
+    /** Also run the two subgraph transports side by side (two platform processes, interleaved). */
+    'compare-transports': { type: 'boolean', default: false },
   },
 });
 if (values['subgraph-transport'] !== 'in-process' && values['subgraph-transport'] !== 'http')
@@ -115,7 +120,10 @@ interface Platform {
   stop(): Promise<void>;
 }
 
-async function startPlatformProcess(trace: boolean): Promise<Platform> {
+async function startPlatformProcess(
+  trace: boolean,
+  transport = values['subgraph-transport'] as string,
+): Promise<Platform> {
   const child = spawn(
     process.execPath,
     [
@@ -131,7 +139,7 @@ async function startPlatformProcess(trace: boolean): Promise<Platform> {
         ...process.env,
         ...env,
         ...(await freshDatabaseEnv()),
-        SOMA_BENCH_SUBGRAPH_TRANSPORT: values['subgraph-transport'],
+        SOMA_BENCH_SUBGRAPH_TRANSPORT: transport,
       },
       stdio: ['pipe', 'pipe', 'inherit'],
     },
@@ -390,6 +398,54 @@ console.log(
 console.log(
   `The sendMessage mutation round trip (client → router → subgraph → database → back) took p50 ${ms(percentile(routed.send, 50))}, p95 ${ms(percentile(routed.send, 95))}.`,
 );
+
+// ---------------------------------------------------------------------------------------------
+// 1b. the two subgraph transports side by side (--compare-transports)
+
+if (values['compare-transports']) {
+  const sides = [
+    { name: 'in-process', platform: await startPlatformProcess(false, 'in-process') },
+    { name: 'http', platform: await startPlatformProcess(false, 'http') },
+  ];
+  const clients = sides.map((side) => wsClient(side.platform));
+  const ttft = { direct: [] as number[], 'in-process': [] as number[], http: [] as number[] };
+  const order = ['direct', 'in-process', 'http'] as const;
+  const loadStart = load();
+  for (let i = 0; i < warmup + runs; i++) {
+    // Each round runs the three in a rotated order, so none always follows the same one.
+    const round = [...order.slice(i % 3), ...order.slice(0, i % 3)];
+    const got: Partial<Record<(typeof order)[number], number>> = {};
+    for (const side of round) {
+      if (side === 'direct') got.direct = (await directAnswer()).ttft;
+      else {
+        const k = side === 'in-process' ? 0 : 1;
+        const o = await routedSession(sides[k]!.platform, clients[k]!);
+        if (o.error) throw new Error(o.error);
+        got[side] = o.ttft;
+      }
+    }
+    if (i < warmup) continue;
+    for (const side of order) ttft[side].push(got[side]!);
+  }
+  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(sides.map((side) => side.platform.stop()));
+  console.log(
+    `\n## Subgraph transports side by side (${runs} rounds of direct / in-process / http after ${warmup} warm-up, rotated order; two platform processes)\n`,
+  );
+  console.log(`Before: ${loadStart}; after: ${load()}.\n`);
+  console.log(
+    '| metric | direct | in-process | http | added in-process | added http | http / in-process (added) |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const p of [50, 95]) {
+    const d = percentile(ttft.direct, p);
+    const a = percentile(ttft['in-process'], p);
+    const h = percentile(ttft.http, p);
+    console.log(
+      `| TTFT p${p} | ${ms(d)} | ${ms(a)} | ${ms(h)} | ${ms(a - d)} | ${ms(h - d)} | ${((h - d) / (a - d)).toFixed(2)}x |`,
+    );
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. concurrency
