@@ -76,6 +76,11 @@ const Env = z.object({
   /** Required with SOMA_EMBEDDINGS_BASE_URL: the width of that model's vectors (checked). */
   SOMA_EMBEDDINGS_DIMENSION: z.coerce.number().int().min(1).max(16_000).optional(),
   SOMA_EMBEDDINGS_API_KEY: z.string().min(1).optional(),
+  /**
+   * How the router reaches the subgraphs in this process: `in-process` (their executors, no
+   * hop) or `http` (signed HTTP and graphql-ws over loopback, as a distributed deployment).
+   */
+  SOMA_SUBGRAPH_TRANSPORT: z.enum(['in-process', 'http']).default('in-process'),
 });
 const ModelPrices = z.record(
   z.string(),
@@ -207,6 +212,7 @@ const platform = await startPlatform({
   platformAdminKey,
   signingKeySecret,
   introspection: env.SOMA_INTROSPECTION,
+  subgraphTransport: env.SOMA_SUBGRAPH_TRANSPORT,
   allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())
     .filter(Boolean),
