@@ -19,6 +19,9 @@ let t: TestPlatform;
 let tenant: Awaited<ReturnType<TestPlatform['createTenant']>>;
 let personaId: string;
 let longPersonaId: string;
+// The same platform with the router reaching its subgraphs in-process (startPlatform's default),
+// for the tests whose mechanics differ between the two transports (unsubscribe → cancel).
+let inProcess: { t: TestPlatform; token: string; longPersonaId: string };
 
 type Event = {
   __typename: string;
@@ -115,9 +118,20 @@ beforeAll(async () => {
   tenant = await t.createTenant('chatty');
   personaId = await createPersona(t, tenant.adminToken, 'short', 24);
   longPersonaId = await createPersona(t, tenant.adminToken, 'long', 4096);
+  const tIn = await startTestPlatform({
+    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
+    prices,
+  });
+  const tenantIn = await tIn.createTenant('chatty-in');
+  inProcess = {
+    t: tIn,
+    token: tenantIn.adminToken,
+    longPersonaId: await createPersona(tIn, tenantIn.adminToken, 'long', 4096),
+  };
 });
 afterAll(async () => {
   await t?.[Symbol.asyncDispose]();
+  await inProcess?.t[Symbol.asyncDispose]();
 });
 
 describe('live token streaming through the router', () => {
@@ -230,60 +244,68 @@ describe('live token streaming through the router', () => {
     expect(replay.map((e) => e.sequence)).toEqual([...all, ...next].map((e) => e.sequence));
   });
 
-  it('a client that disconnects mid-stream stops the generation within 1 s, leaving nothing open', async () => {
-    // The untrained model may sample end-of-text on its own before the disconnect takes effect;
-    // such an attempt proves nothing about cancellation and is repeated with a fresh session.
-    let answer: { status: string; finishReason: string } | undefined;
-    for (let attempt = 0; attempt < 5 && answer?.status !== 'CANCELLED'; attempt++) {
-      const sessionId = await startSession(t, tenant.adminToken, longPersonaId);
-      const client = createClient({
-        url: t.platform.wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${tenant.adminToken}` },
-        retryAttempts: 0,
-      });
-      const stream = collect(client, sessionId, 0, (e) => e.type === 'TOKEN');
-      await new Promise((r) => setTimeout(r, 200));
-      const sent = await send(t, tenant.adminToken, sessionId, 'Write a very long story.');
-      const messageId = sent.data.sendMessage.assistantMessage.id;
-      await stream.done;
-      if (t.platform.sessions.activeGenerations() === 0) {
+  it.each([
+    ['signed HTTP + graphql-ws', () => ({ t, token: tenant.adminToken, longPersonaId })],
+    ['in-process', () => inProcess],
+  ])(
+    'a client that disconnects mid-stream stops the generation within 1 s, leaving nothing open (subgraphs %s)',
+    async (_transport, subject) => {
+      const { t, longPersonaId } = subject();
+      const tenant = { adminToken: subject().token };
+      // The untrained model may sample end-of-text on its own before the disconnect takes effect;
+      // such an attempt proves nothing about cancellation and is repeated with a fresh session.
+      let answer: { status: string; finishReason: string } | undefined;
+      for (let attempt = 0; attempt < 5 && answer?.status !== 'CANCELLED'; attempt++) {
+        const sessionId = await startSession(t, tenant.adminToken, longPersonaId);
+        const client = createClient({
+          url: t.platform.wsUrl,
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${tenant.adminToken}` },
+          retryAttempts: 0,
+        });
+        const stream = collect(client, sessionId, 0, (e) => e.type === 'TOKEN');
+        await new Promise((r) => setTimeout(r, 200));
+        const sent = await send(t, tenant.adminToken, sessionId, 'Write a very long story.');
+        const messageId = sent.data.sendMessage.assistantMessage.id;
+        await stream.done;
+        if (t.platform.sessions.activeGenerations() === 0) {
+          await client.dispose();
+          continue; // it finished by itself already
+        }
+        expect(t.platform.sessions.watcherCount(sessionId)).toBe(1);
+        const disconnectedAt = Date.now();
         await client.dispose();
-        continue; // it finished by itself already
-      }
-      expect(t.platform.sessions.watcherCount(sessionId)).toBe(1);
-      const disconnectedAt = Date.now();
-      await client.dispose();
-      while (t.platform.sessions.watcherCount(sessionId) > 0 && Date.now() - disconnectedAt < 5_000) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      console.log(`subscription released ${Date.now() - disconnectedAt} ms after the client disconnected`);
+        while (t.platform.sessions.watcherCount(sessionId) > 0 && Date.now() - disconnectedAt < 5_000) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        console.log(`subscription released ${Date.now() - disconnectedAt} ms after the client disconnected`);
 
-      while (t.platform.sessions.openModelStreams() > 0 && Date.now() - disconnectedAt < 5_000) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      const stoppedAfter = Date.now() - disconnectedAt;
-      console.log(`model stream closed ${stoppedAfter} ms after the client disconnected (grace 300 ms)`);
-      expect(t.platform.sessions.openModelStreams()).toBe(0);
-      expect(stoppedAfter).toBeLessThan(1_000);
-      // Then the partial answer is stored and the session released.
-      while (t.platform.sessions.activeGenerations() > 0 && Date.now() - disconnectedAt < 10_000) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(t.platform.sessions.activeGenerations()).toBe(0);
-      expect(t.platform.router.openSockets()).toBe(0);
+        while (t.platform.sessions.openModelStreams() > 0 && Date.now() - disconnectedAt < 5_000) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const stoppedAfter = Date.now() - disconnectedAt;
+        console.log(`model stream closed ${stoppedAfter} ms after the client disconnected (grace 300 ms)`);
+        expect(t.platform.sessions.openModelStreams()).toBe(0);
+        expect(stoppedAfter).toBeLessThan(1_000);
+        // Then the partial answer is stored and the session released.
+        while (t.platform.sessions.activeGenerations() > 0 && Date.now() - disconnectedAt < 10_000) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(t.platform.sessions.activeGenerations()).toBe(0);
+        expect(t.platform.router.openSockets()).toBe(0);
 
-      const stored = await t.gql(
-        'query($id: ID!) { session(id: $id) { messages { edges { node { id status finishReason completionTokens } } } } }',
-        { id: sessionId },
-        tenant.adminToken,
-      );
-      answer = stored.data.session.messages.edges.find(
-        (e: { node: { id: string } }) => e.node.id === messageId,
-      ).node;
-    }
-    expect(answer).toMatchObject({ status: 'CANCELLED', finishReason: 'cancelled' });
-  });
+        const stored = await t.gql(
+          'query($id: ID!) { session(id: $id) { messages { edges { node { id status finishReason completionTokens } } } } }',
+          { id: sessionId },
+          tenant.adminToken,
+        );
+        answer = stored.data.session.messages.edges.find(
+          (e: { node: { id: string } }) => e.node.id === messageId,
+        ).node;
+      }
+      expect(answer).toMatchObject({ status: 'CANCELLED', finishReason: 'cancelled' });
+    },
+  );
 
   it('cancelGeneration stops an answer and returns it CANCELLED', async () => {
     // The untrained model may sample end-of-text early; an answer that finished before the
