@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +172,23 @@ describe('ChatModel contract: both engines count with the same tokenizer and cha
   });
 });
 
+/** Passes one request on to the harness's llama.cpp server and streams its answer back. */
+async function forwardToLlm(req: IncomingMessage, res: ServerResponse) {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
+    method: req.method,
+    headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
+    body: Buffer.concat(chunks),
+  });
+  res.writeHead(upstream.status, {
+    'content-type': upstream.headers.get('content-type') ?? 'application/json',
+  });
+  const reader = upstream.body!.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) res.write(r.value);
+  res.end();
+}
+
 /**
  * A real HTTP front that answers the first `failures` requests with `status` (as a rate
  * limiter or an overloaded gateway would) and forwards the rest to the llama.cpp server.
@@ -188,19 +205,7 @@ async function startFront(failures: number, status: number, retryAfter?: string)
       res.end(JSON.stringify({ error: { message: 'busy' } }));
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
-      method: req.method,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: Buffer.concat(chunks),
-    });
-    res.writeHead(upstream.status, {
-      'content-type': upstream.headers.get('content-type') ?? 'application/json',
-    });
-    const reader = upstream.body!.getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) res.write(r.value);
-    res.end();
+    await forwardToLlm(req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -277,17 +282,7 @@ async function startClosingFront() {
       req.socket.destroy();
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
-      method: req.method,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: Buffer.concat(chunks),
-    });
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? '' });
-    const reader = upstream.body!.getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) res.write(r.value);
-    res.end();
+    await forwardToLlm(req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
