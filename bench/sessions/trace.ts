@@ -104,11 +104,13 @@ export function traceDatabase(db: SqlDatabase, marks: Marks): SqlDatabase {
             (tx) => {
               marks.mark('db.tx.begin');
               const counted = {
-                query: async (sql: string, params?: readonly unknown[]) => {
+                query: async (sql: string, params?: readonly unknown[], options?: { name?: string }) => {
                   const at = now();
                   const result = await (
-                    tx as { query: (s: string, p?: readonly unknown[]) => Promise<unknown> }
-                  ).query(sql, params);
+                    tx as {
+                      query: (s: string, p?: readonly unknown[], o?: { name?: string }) => Promise<unknown>;
+                    }
+                  ).query(sql, params, options);
                   marks.statements.push({
                     at,
                     ms: now() - at,

@@ -5,9 +5,55 @@ import { applyMigrations, SCOPE_SQL } from './migrate';
 
 type PgliteTx = Parameters<Parameters<PGlite['transaction']>[0]>[0];
 
-const executor = (tx: PgliteTx): SqlExecutor & { exec(sql: string): Promise<void> } => ({
-  async query(sql, params) {
-    const r = await tx.query(sql, params ? [...params] : undefined);
+const STATEMENT_NAME = /^[A-Za-z0-9_.-]{1,63}$/;
+
+/**
+ * A parameter of a named statement as an SQL literal. PGlite's query API has no named prepared
+ * statements, so they are `PREPARE`d once and run with `EXECUTE name(literal, …)`: each literal
+ * is quoted (an untyped literal takes the parameter's type, as a bound value would), quotes and
+ * backslashes escaped the way `pg`'s escapeLiteral does (E'' when a backslash is present).
+ */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new TypeError(`named statement parameter is not a finite number: ${value}`);
+    text = String(value);
+  } else if (value instanceof Date) text = value.toISOString();
+  else
+    throw new TypeError(
+      'named statement parameters are strings, numbers, booleans, bigints, Dates or null (pass JSON as a string)',
+    );
+  const hasBackslash = text.includes('\\');
+  const quoted = `'${text.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;
+  return hasBackslash ? `E${quoted}` : quoted;
+}
+
+/** Named statements this PGlite session has prepared, name → SQL. */
+type Prepared = Map<string, string>;
+
+const executor = (tx: PgliteTx, prepared: Prepared): SqlExecutor & { exec(sql: string): Promise<void> } => ({
+  async query(sql, params, options) {
+    let r: Awaited<ReturnType<PgliteTx['query']>>;
+    if (options?.name) {
+      const name = options.name;
+      if (!STATEMENT_NAME.test(name))
+        throw new TypeError(`statement name ${JSON.stringify(name)} is not [A-Za-z0-9_.-]{1,63}`);
+      const known = prepared.get(name);
+      if (known === undefined) {
+        // PREPARE is not transactional: the plan outlives this transaction, whatever its fate.
+        await tx.exec(`PREPARE "${name}" AS ${sql}`);
+        prepared.set(name, sql);
+      } else if (known !== sql) {
+        throw new Error(`statement name ${name} is already prepared with different SQL`);
+      }
+      const args = params?.length ? `(${params.map(literal).join(', ')})` : '';
+      r = await tx.query(`EXECUTE "${name}"${args}`);
+    } else {
+      r = await tx.query(sql, params ? [...params] : undefined);
+    }
     return { rows: r.rows as never[], rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
   },
   async exec(sql) {
@@ -31,6 +77,7 @@ export interface PgliteSqlDatabaseOptions {
  */
 export class PgliteSqlDatabase implements SqlDatabase {
   readonly kind = 'pglite';
+  private readonly prepared: Prepared = new Map();
   private constructor(private readonly db: PGlite) {}
 
   /** @param dataDir folder to persist to; omit for an in-memory database. */
@@ -42,18 +89,21 @@ export class PgliteSqlDatabase implements SqlDatabase {
 
   withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) => {
-      await tx.query(SCOPE_SQL, [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off']);
-      return work(executor(tx));
+      const scoped = executor(tx, this.prepared);
+      await scoped.query(SCOPE_SQL, [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off'], {
+        name: 'soma.scope',
+      });
+      return work(scoped);
     });
   }
 
   migrate(migrations: readonly Migration[]): Promise<MigrationReport> {
-    return this.db.transaction((tx) => applyMigrations(executor(tx), migrations));
+    return this.db.transaction((tx) => applyMigrations(executor(tx, this.prepared), migrations));
   }
 
   /** Escape hatch for tests and tooling that need the owner's view (never used by resolvers). */
   asOwner<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => work(executor(tx)));
+    return this.db.transaction((tx) => work(executor(tx, this.prepared)));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

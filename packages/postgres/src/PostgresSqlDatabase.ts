@@ -3,8 +3,11 @@ import type { Pool, PoolClient } from 'pg';
 import { applyMigrations, SCOPE_SQL } from './migrate';
 
 const executor = (client: PoolClient): SqlExecutor & { exec(sql: string): Promise<void> } => ({
-  async query(sql, params) {
-    const r = await client.query(sql, params ? [...params] : undefined);
+  async query(sql, params, options) {
+    // pg keeps a named statement prepared per connection (and refuses one name for two texts).
+    const r = options?.name
+      ? await client.query({ name: options.name, text: sql, values: params ? [...params] : [] })
+      : await client.query(sql, params ? [...params] : undefined);
     return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
   },
   async exec(sql) {
@@ -43,7 +46,11 @@ export class PostgresSqlDatabase implements SqlDatabase {
     return inTransaction(this.options.appPool, async (client) => {
       // SCOPE_SQL switches to the app role also when the pool already logs in as it: a
       // misconfigured URL pointing at the owner must not silently bypass RLS.
-      await client.query(SCOPE_SQL, [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off']);
+      await client.query({
+        name: 'soma.scope',
+        text: SCOPE_SQL,
+        values: [scope.tenantId ?? '', scope.platformAdmin ? 'on' : 'off'],
+      });
       return work(executor(client));
     });
   }

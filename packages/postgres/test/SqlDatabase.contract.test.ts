@@ -336,6 +336,43 @@ const contract: Case[] = [
     },
   },
   {
+    name: 'a named statement is planned once and answers as the unnamed one, under each scope’s RLS',
+    async run({ db }, ns) {
+      await db.migrate(notesMigrations(ns));
+      // Values that must survive literal quoting (PGlite runs named statements as EXECUTE).
+      const bodies = ["it's", 'back\\slash \\n', "both ' and \\", '{"json": [1, "two"]}', 'plain'];
+      const insert = `INSERT INTO ${ns}.notes (tenant_id, body) VALUES ($1, $2) RETURNING body`;
+      const select = `SELECT body, $1::int + 1 AS next, $2::text IS NULL AS missing FROM ${ns}.notes ORDER BY body`;
+      for (const body of bodies) {
+        const named = await db.withScope({ tenantId: TENANT_A }, (tx) =>
+          tx.query<{ body: string }>(insert, [TENANT_A, body], { name: `${ns}.insert` }),
+        );
+        expect(named.rows).toEqual([{ body }]);
+        expect(named.rowCount).toBe(1);
+      }
+      await db.withScope({ tenantId: TENANT_B }, (tx) =>
+        tx.query(insert, [TENANT_B, 'other tenant'], { name: `${ns}.insert` }),
+      );
+      for (const tenant of [TENANT_A, TENANT_B]) {
+        const [named, unnamed] = await db.withScope({ tenantId: tenant }, async (tx) => [
+          await tx.query(select, [41, null], { name: `${ns}.select` }),
+          await tx.query(select, [41, null]),
+        ]);
+        expect(named.rows).toEqual(unnamed.rows);
+        expect(named.rows.map((r) => r.body)).toEqual(
+          tenant === TENANT_A ? [...bodies].sort() : ['other tenant'],
+        );
+        expect(named.rows[0]).toMatchObject({ next: 42, missing: true });
+      }
+      // One name, one text: a second text under the same name is refused, not silently run.
+      await expect(
+        db.withScope({ tenantId: TENANT_A }, (tx) =>
+          tx.query(`SELECT 1 FROM ${ns}.notes`, [], { name: `${ns}.select` }),
+        ),
+      ).rejects.toThrow();
+    },
+  },
+  {
     name: 'work inside a scope cannot switch to the owner role (declared: sessionIsAppRole)',
     async run({ db }, ns, capabilities) {
       await db.migrate(notesMigrations(ns));

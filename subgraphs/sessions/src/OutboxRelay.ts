@@ -32,12 +32,11 @@ export class OutboxRelay implements AsyncDisposable {
     type: string,
     payload: Record<string, unknown>,
   ) {
-    await tx.query('INSERT INTO sessions.outbox (tenant_id, topic, type, payload) VALUES ($1, $2, $3, $4)', [
-      tenantId,
-      topic,
-      type,
-      JSON.stringify(payload),
-    ]);
+    await tx.query(
+      'INSERT INTO sessions.outbox (tenant_id, topic, type, payload) VALUES ($1, $2, $3, $4)',
+      [tenantId, topic, type, JSON.stringify(payload)],
+      { name: 'sessions.outbox.enqueue' },
+    );
   }
 
   start(): this {
