@@ -32,6 +32,7 @@ import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
 import pg from 'pg';
 import { engineByName } from '../../scripts/infra/engines/index';
 import { up } from '../../scripts/infra/infra';
+import { prng as rng } from '../../tests/support/prng';
 
 const { values } = parseArgs({
   options: {
@@ -58,17 +59,7 @@ const benchStarted = performance.now();
 const log = (message: string) =>
   console.error(`[bench +${((performance.now() - benchStarted) / 1000).toFixed(0)}s] ${message}`);
 
-// Seeded PRNG (mulberry32) and Gaussian unit vectors: the same data on both backends.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Gaussian unit vectors from the seeded rng: the same data on both backends.
 function unitVectors(n: number, seed: number): number[][] {
   const r = rng(seed);
   const out: number[][] = [];

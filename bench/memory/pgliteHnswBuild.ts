@@ -11,22 +11,13 @@
 // on-disk graph, which in WebAssembly costs several ms of CPU per row (see docs/memory.md).
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
+import { prng as rng } from '../../tests/support/prng';
 
 const DIM = 512;
 const n = Number(process.argv[2] ?? 20000);
 const maintenanceWorkMem = process.argv[3] ?? '64MB';
 const mode = process.argv[4] === 'before' ? 'before' : 'after';
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = rng(1);
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(since);

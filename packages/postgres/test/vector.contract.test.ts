@@ -1,6 +1,7 @@
 import type { Migration, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../tests/support/postgres';
+import { prng } from '../../../tests/support/prng';
 import { APP_ROLE, PgliteSqlDatabase } from '../src/index';
 
 /**
@@ -108,18 +109,6 @@ const countAll = async (db: Database, ns: string) =>
   Number(
     (await db.asOwner((tx) => tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${ns}.items`))).rows[0]!.n,
   );
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run and adapter sees the same data. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const randomItems = (prefix: string, n: number, seed: number): [string, Vec][] => {
   const next = prng(seed);
