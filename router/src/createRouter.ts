@@ -6,6 +6,7 @@ import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { PolicyDecider } from '@somaagent/policy';
+import type { SubgraphExecutor } from '@somaagent/subgraph-server';
 import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -56,7 +57,7 @@ export interface RouterOptions {
    * verified, instead of a signed HTTP request or a graphql-ws subscription to `subgraphUrls`.
    * @default {}
    */
-  inProcessSubgraphs?: Record<string, InProcessSubgraphExecutor>;
+  inProcessSubgraphs?: Record<string, SubgraphExecutor>;
   /** HMAC secret shared with the subgraphs. */
   routerSecret: string;
   /** Token issuers the router trusts (SomaAgent identity, external OIDC providers). */
@@ -98,19 +99,6 @@ export interface RunningRouter extends AsyncDisposable {
 
 /** Transport kind of the subgraphs that run in the router's process. */
 const IN_PROCESS = 'soma-in-process';
-
-/**
- * Runs one operation of a subgraph in this process. Structurally the executor built by
- * `createInProcessExecutor` (@somaagent/subgraph-server); `context` is the router's, with
- * `somaClaims`.
- */
-export type InProcessSubgraphExecutor = (request: {
-  document: import('graphql').DocumentNode;
-  variables?: Record<string, unknown>;
-  operationName?: string;
-  operationType?: string;
-  context?: unknown;
-}) => Promise<unknown>;
 
 type SocketExtra = {
   somaClaims?: VerifiedClaims | null;
