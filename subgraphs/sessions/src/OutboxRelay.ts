@@ -25,6 +25,11 @@ export class OutboxRelay implements AsyncDisposable {
     private readonly options: OutboxRelayOptions = {},
   ) {}
 
+  /**
+   * Writes one event in the caller's transaction. The one exception: sendMessage writes its
+   * `message.created` row inside its single write statement (SessionService, `sessions.send.write`),
+   * to keep a statement off the first token's path; a change to the outbox's columns changes both.
+   */
   async enqueue(
     tx: SqlExecutor,
     tenantId: string,
