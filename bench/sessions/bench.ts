@@ -3,13 +3,15 @@
 //
 //   npx tsx bench/sessions/bench.ts [--runs 200] [--concurrency 100,1000] [--max-tokens 24] [--trace-runs 100]
 //     [--database pglite|server] [--subgraph-transport in-process|http] [--compare-transports]
+//     [--send-over ws|http]
 //
 // The platform (router + subgraphs, embedded PGlite) runs in a CHILD process
 // (platformProcess.ts); this process is only the client, as a real client would be.
 // 1. Time to first token and inter-token gap: the `openai` client straight to llama-server
-//    (direct) vs a GraphQL client through the router (sendMessage + sessionEvents over
-//    graphql-ws), samples interleaved direct/routed (order alternating each pair, after a
-//    warm-up), p50/p95 of both, their difference and ratio, and the paired per-sample difference.
+//    (direct) vs a GraphQL client through the router (tokens over a graphql-ws subscription),
+//    which sends its sendMessage either over that same socket or as an HTTP POST. Rounds of the
+//    three in rotated order (after a warm-up); p50/p95 of each, the added time and ratio, and the
+//    paired per-round difference.
 // 1b. With --compare-transports: the same first-token measurement with the router reaching the
 //    subgraphs in-process and over signed HTTP + graphql-ws, side by side (two platform
 //    processes, rounds of direct / in-process / http in rotated order).
@@ -45,10 +47,15 @@ const { values } = parseArgs({
     'subgraph-transport': { type: 'string', default: 'in-process' },
     /** Also run the two subgraph transports side by side (two platform processes, interleaved). */
     'compare-transports': { type: 'boolean', default: false },
+    /** How the concurrency and trace sections send sendMessage (section 1 measures both). */
+    'send-over': { type: 'string', default: 'ws' },
   },
 });
 if (values['subgraph-transport'] !== 'in-process' && values['subgraph-transport'] !== 'http')
   throw new Error(`--subgraph-transport is in-process or http, not ${values['subgraph-transport']}`);
+if (values['send-over'] !== 'ws' && values['send-over'] !== 'http')
+  throw new Error(`--send-over is ws or http, not ${values['send-over']}`);
+const defaultSendOver = values['send-over'] as 'ws' | 'http';
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 const levels = values.concurrency ? values.concurrency.split(',').filter(Boolean).map(Number) : [];
@@ -244,7 +251,14 @@ interface Observed {
 }
 
 /** One session through the router: subscribe, send, collect until a terminal event. */
-async function routedSession(p: Platform, client: ReturnType<typeof createClient>): Promise<Observed> {
+/** How the client sends sendMessage: over its graphql-ws socket (the one it streams on) or an HTTP POST. */
+type SendOver = 'ws' | 'http';
+
+async function routedSession(
+  p: Platform,
+  client: ReturnType<typeof createClient>,
+  sendOver: SendOver = defaultSendOver,
+): Promise<Observed> {
   const sessionId = (
     await gql(
       p.url,
@@ -303,12 +317,21 @@ async function routedSession(p: Platform, client: ReturnType<typeof createClient
   });
   await ready;
   o.sentAt = now();
-  await gql(
-    p.url,
-    'mutation($i: SendMessageInput!) { sendMessage(input: $i) { afterSequence } }',
-    { i: { sessionId, content: 'Tell me something.' } },
-    p.token,
-  );
+  const send = {
+    query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { afterSequence } }',
+    variables: { i: { sessionId, content: 'Tell me something.' } },
+  };
+  if (sendOver === 'ws') {
+    await new Promise<void>((resolve, reject) => {
+      client.subscribe(send, {
+        next: (v) => {
+          if (!v.data) reject(new Error(JSON.stringify(v.errors)));
+        },
+        error: (err) => reject(err instanceof Error ? err : new Error(JSON.stringify(err))),
+        complete: resolve,
+      });
+    });
+  } else await gql(p.url, send.query, send.variables, p.token);
   o.answeredAt = now();
   await done;
   return o;
@@ -347,57 +370,72 @@ async function directAnswer() {
 
 const loadBefore = load();
 const platform = await startPlatformProcess(false);
+const sendWays = ['ws', 'http'] as const;
 const direct = { ttft: [] as number[], gap: [] as number[] };
-const routed = { ttft: [] as number[], gap: [] as number[], send: [] as number[] };
-const paired: number[] = [];
+const routed = Object.fromEntries(
+  sendWays.map((way) => [
+    way,
+    { ttft: [] as number[], gap: [] as number[], send: [] as number[], paired: [] as number[] },
+  ]),
+) as Record<SendOver, { ttft: number[]; gap: number[]; send: number[]; paired: number[] }>;
 {
   const client = wsClient(platform);
+  const order = ['direct', ...sendWays] as const;
   for (let i = 0; i < warmup + runs; i++) {
-    // ABBA: alternate which side goes first, so neither always runs on a just-warmed server.
-    const first = i % 2 === 0 ? 'direct' : 'routed';
+    // Each round runs the three in a rotated order, so none always follows the same one.
+    const round = [...order.slice(i % 3), ...order.slice(0, i % 3)];
     let d!: Awaited<ReturnType<typeof directAnswer>>;
-    let r!: Observed;
-    for (const side of first === 'direct' ? ['direct', 'routed'] : ['routed', 'direct']) {
+    const r: Partial<Record<SendOver, Observed>> = {};
+    for (const side of round) {
       if (side === 'direct') d = await directAnswer();
-      else r = await routedSession(platform, client);
+      else {
+        r[side] = await routedSession(platform, client, side);
+        if (r[side]!.error) throw new Error(r[side]!.error);
+      }
     }
-    if (r.error) throw new Error(r.error);
     if (i < warmup) continue;
     direct.ttft.push(d.ttft);
     direct.gap.push(...d.gaps);
-    routed.ttft.push(r.ttft);
-    routed.gap.push(...r.gaps);
-    routed.send.push(r.answeredAt - r.sentAt);
-    paired.push(r.ttft - d.ttft);
+    for (const way of sendWays) {
+      const o = r[way]!;
+      routed[way].ttft.push(o.ttft);
+      routed[way].gap.push(...o.gaps);
+      routed[way].send.push(o.answeredAt - o.sentAt);
+      routed[way].paired.push(o.ttft - d.ttft);
+    }
   }
   await client.dispose();
 }
 const loadAfter = load();
 
 console.log(
-  `\n## Time to first token, interleaved (${runs} pairs after ${warmup} warm-up, answers of ≤ ${maxTokens} tokens, model ${model})\n`,
+  `\n## Time to first token, interleaved (${runs} rounds of direct / routed with sendMessage over graphql-ws / over HTTP, rotated order, after ${warmup} warm-up; answers of ≤ ${maxTokens} tokens, model ${model})\n`,
 );
 console.log(
-  `Platform in a child process (${onServer ? 'PostgreSQL server, a fresh database' : 'embedded PGlite'}; subgraphs reached ${values['subgraph-transport']}), client in this one. Before: ${loadBefore}; after: ${loadAfter}.\n`,
+  `Platform in a child process (${onServer ? 'PostgreSQL server, a fresh database' : 'embedded PGlite'}; subgraphs reached ${values['subgraph-transport']}), client in this one. Both routed clients receive the tokens over graphql-ws; they differ only in how they send the message. Before: ${loadBefore}; after: ${loadAfter}.\n`,
 );
 console.log(
-  '| metric | direct (openai → llama-server) | through router (GraphQL subscription) | ratio | added |',
+  '| metric | direct (openai → llama-server) | router, sent over graphql-ws | router, sent over HTTP | ratio ws / http | added ws | added http |',
 );
-console.log('| --- | --- | --- | --- | --- |');
-for (const [name, a, b] of [
-  ['TTFT p50', percentile(direct.ttft, 50), percentile(routed.ttft, 50)],
-  ['TTFT p95', percentile(direct.ttft, 95), percentile(routed.ttft, 95)],
-  ['inter-token p50', percentile(direct.gap, 50), percentile(routed.gap, 50)],
-  ['inter-token p95', percentile(direct.gap, 95), percentile(routed.gap, 95)],
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const [name, xs, p] of [
+  ['TTFT p50', 'ttft', 50],
+  ['TTFT p95', 'ttft', 95],
+  ['inter-token p50', 'gap', 50],
+  ['inter-token p95', 'gap', 95],
 ] as const) {
-  console.log(`| ${name} | ${ms(a)} | ${ms(b)} | ${(b / a).toFixed(2)}x | ${ms(b - a)} |`);
+  const d = percentile(direct[xs], p);
+  const w = percentile(routed.ws[xs], p);
+  const h = percentile(routed.http[xs], p);
+  console.log(
+    `| ${name} | ${ms(d)} | ${ms(w)} | ${ms(h)} | ${(w / d).toFixed(2)}x / ${(h / d).toFixed(2)}x | ${ms(w - d)} | ${ms(h - d)} |`,
+  );
 }
-console.log(
-  `\nPaired difference (routed − direct, same pair): p50 ${ms(percentile(paired, 50))}, p95 ${ms(percentile(paired, 95))}.`,
-);
-console.log(
-  `The sendMessage mutation round trip (client → router → subgraph → database → back) took p50 ${ms(percentile(routed.send, 50))}, p95 ${ms(percentile(routed.send, 95))}.`,
-);
+for (const way of sendWays) {
+  console.log(
+    `\nSent over ${way}: paired difference (routed − direct, same round) p50 ${ms(percentile(routed[way].paired, 50))}, p95 ${ms(percentile(routed[way].paired, 95))}; the sendMessage round trip (client → router → subgraph → database → back) p50 ${ms(percentile(routed[way].send, 50))}, p95 ${ms(percentile(routed[way].send, 95))}.`,
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // 1b. the two subgraph transports side by side (--compare-transports)

@@ -214,6 +214,65 @@ describe('live token streaming through the router', () => {
     );
   });
 
+  it('embedded: the answer starts before the messages are stored; if storing fails, its stream ends FAILED with the same code and nothing is stored', async () => {
+    // On the embedded database the first token goes out before the booking transaction
+    // (SessionService.answerFirst). Here the session is closed behind the platform's back (the
+    // owner's escape hatch; in a real embedded deployment no other writer exists), so that
+    // transaction refuses: the mutation answers CONFLICT and the stream must say so too.
+    const db = await PgliteSqlDatabase.open();
+    await using embedded = await startTestPlatform({
+      db,
+      models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
+      prices,
+    });
+    const owner = await embedded.createTenant('unbooked');
+    const persona = await createPersona(embedded, owner.adminToken, 'unbooked', 24);
+    const sessionId = await startSession(embedded, owner.adminToken, persona);
+    const client = embedded.wsClient(owner.adminToken);
+
+    // First a normal answer: stored, and the stream's sequence continues from it.
+    const first = collect(client, sessionId, 0, terminal);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await send(embedded, owner.adminToken, sessionId, 'Hello.')).errors).toBeUndefined();
+    const firstEvents = await first.done;
+    expect(firstEvents.at(-1)!.type).toBe('COMPLETED');
+    const after = firstEvents.at(-1)!.sequence;
+
+    await db.asOwner((tx) =>
+      tx.query(`UPDATE sessions.sessions SET status = 'CLOSED' WHERE id = $1`, [sessionId]),
+    );
+    const second = collect(client, sessionId, after, terminal);
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await send(embedded, owner.adminToken, sessionId, 'Are you there?');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const events = await second.done;
+    const failed = events.at(-1)!;
+    expect(failed).toMatchObject({ type: 'FAILED', code: 'CONFLICT', retriable: false });
+    expect(events.every((e) => e.messageId === failed.messageId)).toBe(true);
+    expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => after + 1 + i));
+
+    const stored = await embedded.gql(
+      `query($id: ID!) { session(id: $id) { lastSequence messages(first: 20) { edges { node { id role } } } } }`,
+      { id: sessionId },
+      owner.adminToken,
+    );
+    // Only the first exchange is stored; the session's floor is above every event sent.
+    expect(stored.data.session.messages.edges.map((e: { node: { role: string } }) => e.node.role)).toEqual([
+      'USER',
+      'ASSISTANT',
+    ]);
+    expect(
+      stored.data.session.messages.edges.some(
+        (e: { node: { id: string } }) => e.node.id === failed.messageId,
+      ),
+    ).toBe(false);
+    expect(stored.data.session.lastSequence).toBe(failed.sequence);
+    // The session is not left busy: the next send is refused because it is closed.
+    const again = await send(embedded, owner.adminToken, sessionId, 'Still there?');
+    expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(again.errors?.[0]?.message).toContain('closed');
+  });
+
   it('a client that reconnects with afterSequence gets exactly the events it missed, in order', async () => {
     const sessionId = await startSession(t, tenant.adminToken, personaId);
     const client = t.wsClient(tenant.adminToken);

@@ -48,6 +48,12 @@ export interface Migration {
 export interface SqlDatabase extends AsyncDisposable {
   /** Human-readable adapter name for logs (`pglite`, `postgres`). */
   readonly kind: string;
+  /**
+   * True when the database runs inside this process (embedded PGlite): this process is its only
+   * client, so what it caches from the database cannot change behind its back, and every
+   * statement runs on this event loop (a transaction holds everything else up meanwhile).
+   */
+  readonly inProcess: boolean;
   /** Runs `work` in one transaction, as the application role, scoped to `scope`. Rolls back on throw. */
   withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Applies pending migrations as the schema owner; idempotent; refuses an edited applied migration. */

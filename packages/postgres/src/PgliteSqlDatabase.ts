@@ -77,6 +77,7 @@ export interface PgliteSqlDatabaseOptions {
  */
 export class PgliteSqlDatabase implements SqlDatabase {
   readonly kind = 'pglite';
+  readonly inProcess = true;
   private readonly prepared: Prepared = new Map();
   private constructor(private readonly db: PGlite) {}
 

@@ -40,6 +40,7 @@ export interface PostgresSqlDatabaseOptions {
 /** A real PostgreSQL server through `pg`. */
 export class PostgresSqlDatabase implements SqlDatabase {
   readonly kind = 'postgres';
+  readonly inProcess = false;
   constructor(private readonly options: PostgresSqlDatabaseOptions) {}
 
   withScope<T>(scope: DataScope, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {

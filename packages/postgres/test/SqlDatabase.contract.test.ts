@@ -19,6 +19,8 @@ interface Capabilities {
    * the app role with `SET LOCAL ROLE` only, so it lacks this; embedded mode runs only our code.
    */
   sessionIsAppRole: boolean;
+  /** The database runs inside this process (sessions answer first on it; see SqlDatabase.inProcess). */
+  inProcess: boolean;
 }
 
 interface Subject {
@@ -37,7 +39,7 @@ interface Adapter {
 const adapters: Adapter[] = [
   {
     name: 'pglite',
-    capabilities: { sessionIsAppRole: false },
+    capabilities: { sessionIsAppRole: false, inProcess: true },
     async open() {
       const db = await PgliteSqlDatabase.open();
       return {
@@ -50,7 +52,7 @@ const adapters: Adapter[] = [
   },
   {
     name: 'postgres',
-    capabilities: { sessionIsAppRole: true },
+    capabilities: { sessionIsAppRole: true, inProcess: false },
     async open() {
       const db = await createTestDatabase({ appPoolMax: 1 });
       return {
@@ -370,6 +372,12 @@ const contract: Case[] = [
           tx.query(`SELECT 1 FROM ${ns}.notes`, [], { name: `${ns}.select` }),
         ),
       ).rejects.toThrow();
+    },
+  },
+  {
+    name: 'says whether it runs inside this process (declared: inProcess)',
+    async run({ db }, _ns, capabilities) {
+      expect(db.inProcess).toBe(capabilities.inProcess);
     },
   },
   {
