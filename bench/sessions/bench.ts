@@ -544,9 +544,10 @@ if (traceRuns > 0) {
   }
   await client.dispose();
   traced.child.stdin!.write('marks\n');
-  const { marks, statements } = JSON.parse(await traced.next()) as {
+  const { marks, statements, gc } = JSON.parse(await traced.next()) as {
     marks: { name: MarkName; at: number }[];
     statements: { at: number; ms: number; sql: string }[];
+    gc: { at: number; ms: number }[];
   };
   await traced.stop();
   const stages: (MarkName | 'client.answer' | 'client.firstToken')[] = [
@@ -612,6 +613,17 @@ if (traceRuns > 0) {
     if (xs.length === 0) continue; // e.g. the subgraph's HTTP and graphql-ws stages when in-process
     console.log(`| ${s} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 95))} | ${xs.length} |`);
   }
+  // Garbage collection in the platform process while a first token was on its way.
+  const gcInWindow = samples.map((o) =>
+    gc.filter((g) => g.at + g.ms >= o.sentAt && g.at <= o.firstTokenAt).reduce((sum, g) => sum + g.ms, 0),
+  );
+  const hit = gcInWindow.filter((x) => x > 0);
+  const slowest = [...samples.keys()]
+    .sort((a, b) => samples[b]!.ttft - samples[a]!.ttft)
+    .slice(0, Math.max(1, Math.ceil(samples.length / 20)));
+  console.log(
+    `\nGarbage collection in the platform process during the first-token window: ${hit.length} of ${samples.length} answers, ${ms(percentile(hit, 50))} p50 / ${ms(percentile(hit, 95))} p95 when it happened; in the slowest 5% of answers: ${slowest.filter((i) => gcInWindow[i]! > 0).length} of ${slowest.length}, ${ms(slowest.reduce((s, i) => s + gcInWindow[i]!, 0) / slowest.length)} on average.`,
+  );
   // SQL statements (besides BEGIN/COMMIT) per traced answer, and those ahead of its first token.
   const first = samples[0]!.sentAt;
   const all = statements.filter((q) => q.at >= first);

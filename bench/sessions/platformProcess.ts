@@ -79,7 +79,7 @@ process.stdout.write(`${JSON.stringify({ url: platform.url, wsUrl: platform.wsUr
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'marks') {
     process.stdout.write(
-      `${JSON.stringify({ marks: marks.all.splice(0), statements: marks.statements.splice(0) })}\n`,
+      `${JSON.stringify({ marks: marks.all.splice(0), statements: marks.statements.splice(0), gc: marks.gc.splice(0) })}\n`,
     );
   } else if (line === 'exit') {
     break;

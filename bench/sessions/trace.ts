@@ -5,6 +5,7 @@
 // Ports are wrapped (the database, the model, the stream log); HTTP starts/finishes come from
 // node:diagnostics_channel; graphql-ws frames from patching the one `ws` module in the tree.
 import diagnostics from 'node:diagnostics_channel';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { ChatModel, SqlDatabase, StreamLog } from '@somaagent/ports';
 import WebSocket from 'ws';
 
@@ -33,6 +34,8 @@ export class Marks {
   readonly all: { name: MarkName; at: number }[] = [];
   /** Every SQL statement run through withScope: when, how long until its result, and its first words. */
   readonly statements: { at: number; ms: number; sql: string }[] = [];
+  /** Garbage-collection pauses of the platform process (start, duration). */
+  readonly gc: { at: number; ms: number }[] = [];
   ports = { router: -1, sessions: -1 };
   mark(name: MarkName, at = now()) {
     this.all.push({ name, at });
@@ -46,6 +49,10 @@ const hasToken = (data: unknown) => {
 
 /** Installs the HTTP and WebSocket probes; ports are filled in once the servers listen. */
 export function installProbes(marks: Marks) {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      marks.gc.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration });
+  }).observe({ entryTypes: ['gc'] });
   const portOf = (server: { address(): unknown }) => (server.address() as { port?: number } | null)?.port;
   diagnostics.subscribe('http.server.request.start', (message) => {
     const { request, server } = message as {

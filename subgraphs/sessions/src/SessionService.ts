@@ -119,6 +119,8 @@ const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, c
 const DISPATCH_WAIT_MS = 25;
 /** How long answerFirst lets the first token go first before it stores the messages anyway. */
 const BOOKING_WAIT_MS = 250;
+/** …and how long after the first token it waits for a subscriber to have taken it. */
+const HANDOVER_WAIT_MS = 20;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -155,8 +157,8 @@ interface Answer {
   /** The session's stored last event sequence: this answer's events go above it. */
   floor: number;
   booking: Promise<BookingOutcome>;
-  /** Called at the first token, and when the model stream ends (answerFirst then books). */
-  onAnswering?: () => void;
+  /** Called with each token's sequence, and without one when the model stream ends (answerFirst books then). */
+  onAnswering?: (sequence?: number) => void;
 }
 
 /** What a session's model calls are made with (its persona's; personas never change). */
@@ -196,6 +198,7 @@ export class SessionService {
   private readonly streaming = new Set<string>();
   private readonly watchers = new Map<string, number>();
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+  private readonly handOver = new Map<string, Set<(sequence: number) => void>>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -533,8 +536,8 @@ export class SessionService {
     const booking = new Promise<BookingOutcome>((resolve) => {
       booked = resolve;
     });
-    let started!: () => void;
-    const answering = new Promise<void>((resolve) => {
+    let started!: (sequence?: number) => void;
+    const answering = new Promise<number | undefined>((resolve) => {
       started = resolve;
     });
     let afterSequence: number;
@@ -545,6 +548,14 @@ export class SessionService {
       generation.release();
       throw error;
     }
+    // Which of this session's events its subscribers have taken (see follow()).
+    let handedOverUpTo = 0;
+    let wake: (() => void) | undefined;
+    const handedOver = (sequence: number) => {
+      handedOverUpTo = Math.max(handedOverUpTo, sequence);
+      wake?.();
+    };
+    this.handOverListeners(sessionId).add(handedOver);
     void this.generate(
       caller,
       {
@@ -566,12 +577,27 @@ export class SessionService {
       generation.release();
     });
     // The booking waits for the first token (bounded: a slow model must not hold the question
-    // unstored), then one more turn of the event loop so the token's relay to the subscriber
-    // finishes before the transaction takes the loop.
+    // unstored), then until a subscriber has taken it (over graphql-ws: written to its socket),
+    // so the transaction does not take the event loop while the token is still on its way.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([answering, new Promise<void>((r) => (timer = setTimeout(r, BOOKING_WAIT_MS)))]);
+    const first = await Promise.race([
+      answering,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), BOOKING_WAIT_MS))),
+    ]);
     clearTimeout(timer);
-    await new Promise<void>((r) => setImmediate(r));
+    if (first !== undefined && this.watchers.has(sessionId) && handedOverUpTo < first) {
+      await new Promise<void>((resolve) => {
+        const timeout = setTimeout(resolve, HANDOVER_WAIT_MS);
+        wake = () => {
+          if (handedOverUpTo < first) return;
+          clearTimeout(timeout);
+          resolve();
+        };
+      });
+    }
+    const listeners = this.handOverListeners(sessionId);
+    listeners.delete(handedOver);
+    if (listeners.size === 0) this.handOver.delete(sessionId);
     try {
       const stored = await this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
         const session = await this.loadSession(tx, caller, sessionId, true);
@@ -999,7 +1025,7 @@ export class SessionService {
           ttftMs ??= Math.round(performance.now() - started);
           text += chunk.text;
           await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
-          answer.onAnswering?.();
+          answer.onAnswering?.(lastSequence);
         } else if (chunk.type === 'usage') {
           usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
         } else {
@@ -1164,11 +1190,24 @@ export class SessionService {
         abort.signal,
       )) {
         yield { sequence: entry.sequence, sessionId, ...entry.payload };
+        // The consumer asked for the next event: it has taken this one (graphql-ws writes an
+        // event to the socket before it asks for the next).
+        for (const listener of this.handOver.get(sessionId) ?? []) listener(entry.sequence);
       }
     } finally {
       abort.abort();
       this.watch(sessionId, -1);
     }
+  }
+
+  /** Listeners told which event of a session a subscriber has taken (answerFirst waits on it). */
+  private handOverListeners(sessionId: string): Set<(sequence: number) => void> {
+    let listeners = this.handOver.get(sessionId);
+    if (!listeners) {
+      listeners = new Set();
+      this.handOver.set(sessionId, listeners);
+    }
+    return listeners;
   }
 
   private watch(sessionId: string, delta: 1 | -1) {
