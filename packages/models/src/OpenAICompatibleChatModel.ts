@@ -2,6 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
+import { createNodeHttpFetch } from './nodeHttpFetch';
 import { once } from './once';
 import { StreamSlots } from './StreamSlots';
 
@@ -45,10 +46,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * When each request's headers reach the socket. The `openai` client sends through fetch (undici),
- * which reports every request it writes on this diagnostics channel; ours carry an id header. A
- * client whose fetch is not undici's never reports: `onDispatched` then fires when the response
- * starts (or the request fails), later but never lost.
+ * When each request reaches the socket; ours carry an id header. `fromUrl`'s client sends through
+ * createNodeHttpFetch, which reports each request it writes; a client on the global fetch
+ * (undici) is heard on undici's diagnostics channel. A client whose fetch is neither never
+ * reports: `onDispatched` then fires when the response starts (or the request fails), later but
+ * never lost.
  */
 const DISPATCH_HEADER = 'x-soma-request-id';
 const awaitingSend = new Map<string, () => void>();
@@ -67,12 +69,14 @@ function onSent(id: string, dispatched: () => void) {
       } else if (typeof headers === 'string') {
         sent = new RegExp(`^${DISPATCH_HEADER}: *(\\S+)`, 'im').exec(headers)?.[1];
       }
-      if (sent === undefined) return;
-      awaitingSend.get(sent)?.();
-      awaitingSend.delete(sent);
+      if (sent !== undefined) markSent(sent);
     });
   }
   awaitingSend.set(id, dispatched);
+}
+function markSent(id: string) {
+  awaitingSend.get(id)?.();
+  awaitingSend.delete(id);
 }
 
 /** The error's message with its causes' ("Connection error." alone says nothing an operator can act on). */
@@ -126,8 +130,14 @@ export class OpenAICompatibleChatModel implements ChatModel {
     apiKey = 'not-needed',
     options: Omit<OpenAICompatibleChatModelOptions, 'client'> = {},
   ) {
+    const fetch = createNodeHttpFetch({
+      onRequestWritten: (headers) => {
+        const id = headers.get(DISPATCH_HEADER);
+        if (id) markSent(id);
+      },
+    });
     return new OpenAICompatibleChatModel({
-      client: new OpenAI({ baseURL, apiKey, maxRetries: 0 }),
+      client: new OpenAI({ baseURL, apiKey, maxRetries: 0, fetch }),
       ...options,
     });
   }
