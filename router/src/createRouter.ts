@@ -7,7 +7,7 @@ import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { PolicyDecider } from '@somaagent/policy';
 import type { SubgraphExecutor } from '@somaagent/subgraph-server';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, getOperationAST, type OperationTypeNode, parse } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createTokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
@@ -298,15 +298,19 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       onSubscribe: (ctx, id, payload) => {
         if (!ctx.extra.activeSubscriptions) ctx.extra.activeSubscriptions = new Set();
         const active = ctx.extra.activeSubscriptions;
-        if (active.size >= limits.maxSubscriptionsPerConnection) {
-          return [
-            new GraphQLError(
-              `at most ${limits.maxSubscriptionsPerConnection} concurrent subscriptions per connection; complete one first`,
-              { extensions: { code: 'QUERY_TOO_COMPLEX', limit: limits.maxSubscriptionsPerConnection } },
-            ),
-          ];
+        // Only subscriptions count: a query or mutation sent over the socket (a streaming
+        // client's sendMessage) ends by itself and must not be refused because the socket is full.
+        if (operationTypeOf(payload.query, payload.operationName, limits.maxTokens) === 'subscription') {
+          if (active.size >= limits.maxSubscriptionsPerConnection) {
+            return [
+              new GraphQLError(
+                `at most ${limits.maxSubscriptionsPerConnection} concurrent subscriptions per connection; complete one first`,
+                { extensions: { code: 'QUERY_TOO_COMPLEX', limit: limits.maxSubscriptionsPerConnection } },
+              ),
+            ];
+          }
+          active.add(id);
         }
-        active.add(id);
         return wsOptions.onSubscribe!(ctx as never, id, payload);
       },
       onComplete: (ctx, id) => {
@@ -355,6 +359,34 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Operation types of recently seen small documents (clients send the same few again and again). */
+const operationTypes = new Map<string, OperationTypeNode | null>();
+const REMEMBERED_DOCUMENT_CHARS = 16_384;
+/**
+ * The type of the operation a graphql-ws payload runs, or null when the document does not parse
+ * within the token limit (the gateway then reports why). The gateway parses the document only
+ * after the socket's subscription cap is applied, so the router looks for itself.
+ */
+function operationTypeOf(
+  query: string,
+  operationName: string | null | undefined,
+  maxTokens: number,
+): OperationTypeNode | null {
+  const key = `${operationName ?? ''}\0${query}`;
+  let type = operationTypes.get(key);
+  if (type !== undefined) return type;
+  try {
+    type = getOperationAST(parse(query, { maxTokens }), operationName ?? undefined)?.operation ?? null;
+  } catch {
+    type = null;
+  }
+  if (key.length <= REMEMBERED_DOCUMENT_CHARS) {
+    operationTypes.set(key, type);
+    if (operationTypes.size > 1_000) operationTypes.delete(operationTypes.keys().next().value!);
+  }
+  return type;
 }
 
 /**

@@ -325,7 +325,7 @@ describe('subscriptions over graphql-ws through federation', () => {
     expect(allowed).toBe(true);
   });
 
-  it('caps concurrent subscriptions per connection', async () => {
+  it('caps concurrent subscriptions per connection (queries and mutations on the socket do not count)', async () => {
     const client = createClient({
       url: router.wsUrl,
       webSocketImpl: WebSocket,
@@ -341,6 +341,9 @@ describe('subscriptions over graphql-ws through federation', () => {
       (errors: { message: string }[]) => errors[0]?.message ?? 'error',
     );
     expect(third).toMatch(/at most 2 concurrent subscriptions/);
+    // Queries and mutations over the same socket end by themselves: they are not capped.
+    const query = await subscribe(client, '{ hello }');
+    expect(query).toEqual([{ data: { hello: expect.any(String) } }]);
     for (const dispose of disposers) dispose();
     // After completing one, a new subscription fits again.
     await new Promise((r) => setTimeout(r, 100));
