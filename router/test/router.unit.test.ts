@@ -104,6 +104,17 @@ describe('bad input gets a stable code and a 4xx', () => {
     expect([r.status, r.code]).toEqual([400, 'GRAPHQL_PARSE_FAILED']);
   });
 
+  it('a body that is not a JSON operation → 400 with a code, whatever its shape', async () => {
+    // (The router parses JSON bodies itself before the gateway sees them: same answers as the gateway's.)
+    for (const body of ['{"query": "{ hello }"', '{}', 'null', '"{ hello }"', '42']) {
+      const r = await post(body);
+      expect([r.status, r.code], body).toEqual([400, 'BAD_REQUEST']);
+    }
+    // The same operation as text under a JSON content type is still answered (parsed once, here).
+    const ok = await post('{"query": "{ hello }"}');
+    expect([ok.status, ok.json.data]).toEqual([200, { hello: expect.any(String) }]);
+  });
+
   it('unknown field → GRAPHQL_VALIDATION_FAILED 400', async () => {
     const r = await post({ query: '{ nope }' });
     expect([r.status, r.code]).toEqual([400, 'GRAPHQL_VALIDATION_FAILED']);
