@@ -447,12 +447,29 @@ async function readLimitedBody(req: IncomingMessage, limit: number): Promise<Buf
   if (req.method === 'GET' || req.method === 'HEAD') return null;
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return 'too-large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  // Events rather than `for await`: the async iterator costs ~0.1 ms per request (bench trace).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.resume(); // drain the rest; the answer is 413 either way
+      resolve('too-large');
+    };
+    req.on('data', onData);
+    let ended = false;
+    req.once('end', () => {
+      ended = true;
+      resolve(size > limit ? 'too-large' : Buffer.concat(chunks, size));
+    });
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!ended) reject(new Error('the client closed the request before its body ended'));
+    });
+  });
 }
