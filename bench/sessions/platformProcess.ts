@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { InMemoryStreamLog } from '@somaagent/events';
-import { OpenAICompatibleChatModel } from '@somaagent/models';
+import { createNodeHttpFetch, OpenAICompatibleChatModel } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import type { ChatModel, SqlDatabase, StreamLog } from '@somaagent/ports';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
@@ -36,15 +36,20 @@ let db: SqlDatabase = rawDb;
 // llama-server decodes 2 requests at a time (--parallel 2) on 4 HTTP threads; more requests on the
 // wire only wait in its HTTP layer, so the platform keeps the queue.
 const maxConcurrentStreams = Number(process.env.SOMA_LLM_MAX_CONCURRENT_STREAMS ?? 4);
+// Traced: the same fetch as fromUrl's (createNodeHttpFetch), with marks when the request is
+// handed to it, written to its socket, and answered (response headers).
+const tracedFetch = createNodeHttpFetch({ onRequestWritten: () => marks.mark('model.sent') });
 let chat: ChatModel = values.trace
   ? new OpenAICompatibleChatModel({
       client: new OpenAI({
         baseURL,
         apiKey,
         maxRetries: 0,
-        fetch: (url, init) => {
+        fetch: async (url, init) => {
           marks.mark('model.fetch');
-          return fetch(url, init);
+          const response = await tracedFetch(url, init);
+          marks.mark('model.headers');
+          return response;
         },
       }),
       maxConcurrentStreams,

@@ -74,9 +74,8 @@ export function installProbes(marks: Marks) {
     if (port === marks.ports.router) marks.mark('router.http.finish');
     else if (port === marks.ports.sessions) marks.mark('subgraph.http.finish');
   });
-  // The model request on the wire (undici, behind the openai client's fetch) and its response headers.
-  diagnostics.subscribe('undici:client:sendHeaders', () => marks.mark('model.sent'));
-  diagnostics.subscribe('undici:request:headers', () => marks.mark('model.headers'));
+  // The model request on the wire and its response headers are marked by the traced fetch
+  // (platformProcess.ts), as fromUrl sends it: node:http, not undici.
   type Raw = WebSocket & { _socket?: { localPort?: number; remotePort?: number } };
   const proto = WebSocket.prototype as unknown as {
     send: (this: Raw, data: unknown, ...rest: unknown[]) => void;

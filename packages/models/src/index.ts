@@ -1,5 +1,6 @@
 export { retryDelayMs } from './backoff';
 export { LocalLlamaChatModel, type LocalLlamaChatModelOptions } from './LocalLlamaChatModel';
+export { createNodeHttpFetch, type NodeHttpFetchOptions } from './nodeHttpFetch';
 export {
   OpenAICompatibleChatModel,
   type OpenAICompatibleChatModelOptions,
