@@ -131,6 +131,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
     options: Omit<OpenAICompatibleChatModelOptions, 'client'> = {},
   ) {
     const fetch = createNodeHttpFetch({
+      localHeaders: [DISPATCH_HEADER],
       onRequestWritten: (headers) => {
         const id = headers.get(DISPATCH_HEADER);
         if (id) markSent(id);
