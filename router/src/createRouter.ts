@@ -229,7 +229,19 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       // The gateway's own Node adapter: it takes the body we read (see parsedBody) and writes a
       // plain JSON response in one write (a fetch Request/Response pair built here cost ~1 ms of
       // web streams per operation; bench/sessions trace). SSE and multipart stream as before.
-      if (body && body.length > 0) (req as IncomingMessage & { body?: unknown }).body = parsedBody(req, body);
+      const parsed = body && body.length > 0 ? parsedBody(req, body) : undefined;
+      if (parsed === EMPTY_BATCH) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            errors: [
+              { message: 'a batch needs at least one operation', extensions: { code: 'BAD_USER_INPUT' } },
+            ],
+          }),
+        );
+        return;
+      }
+      if (parsed !== undefined) (req as IncomingMessage & { body?: unknown }).body = parsed;
       await gateway.requestListener(req, res);
     } catch (error) {
       console.error('[router] request failed', error);
@@ -432,11 +444,14 @@ const truncateReason = (reason: string) =>
  * applied (readLimitedBody). A body that is not a non-empty JSON object or array goes as text,
  * so the gateway answers it with its usual error.
  */
+const EMPTY_BATCH = Symbol('empty batch');
 function parsedBody(req: IncomingMessage, body: Buffer): unknown {
   const text = body.toString('utf8');
   if (!/json/i.test(req.headers['content-type'] ?? '')) return text;
   try {
     const parsed: unknown = JSON.parse(text);
+    // The gateway would answer `[]` with 200 and `[]`: refused here with a code instead.
+    if (Array.isArray(parsed) && parsed.length === 0) return EMPTY_BATCH;
     return parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0 ? parsed : text;
   } catch {
     return text;

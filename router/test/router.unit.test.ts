@@ -110,6 +110,12 @@ describe('bad input gets a stable code and a 4xx', () => {
       const r = await post(body);
       expect([r.status, r.code], body).toEqual([400, 'BAD_REQUEST']);
     }
+    const empty = await post('[]');
+    expect([empty.status, empty.code, empty.message]).toEqual([
+      400,
+      'BAD_USER_INPUT',
+      'a batch needs at least one operation',
+    ]);
     // The same operation as text under a JSON content type is still answered (parsed once, here).
     const ok = await post('{"query": "{ hello }"}');
     expect([ok.status, ok.json.data]).toEqual([200, { hello: expect.any(String) }]);
