@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { PolicyDecider } from '@somaagent/policy';
-import type { SubgraphExecutor } from '@somaagent/subgraph-server';
+import { listenHttp, type SubgraphExecutor } from '@somaagent/subgraph-server';
 import { GraphQLError, getOperationAST, type OperationTypeNode, parse } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -16,9 +15,6 @@ import { usePolicy } from './plugins/usePolicy';
 import { readPolicyDirectives } from './plugins/usePolicyDirectives';
 import { useSignedSubgraphRequests } from './plugins/useSignedSubgraphRequests';
 import { bearerToken, type SomaRouterContext, useTokenVerification } from './plugins/useTokenVerification';
-
-/** Pending connections the kernel may hold while the event loop is busy (Node's default is 511). */
-const LISTEN_BACKLOG = 4096;
 
 /** Limits that protect the router; all ON by default (docs/router.md explains each). */
 export interface RouterLimits {
@@ -338,17 +334,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     wss,
   );
 
-  // Idle keep-alive sockets are closed by the CLIENT first (Node's agent and undici drop them
-  // after 4–5 s): with the server's own 5 s default both sides close at once, and a request sent
-  // on a socket the server is closing fails with ECONNRESET (seen in bench/sessions when 1,000
-  // sessions started right after a quieter phase).
-  http.keepAliveTimeout = 65_000;
-  http.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 0, host, LISTEN_BACKLOG, () => resolve());
-  });
-  const { port } = http.address() as AddressInfo;
+  const { port } = await listenHttp(http, options.port ?? 0, host);
   selfOrigin = `http://${host}:${port}`;
 
   let closed = false;

@@ -4,4 +4,5 @@ export {
   type SubgraphExecutionRequest,
   type SubgraphExecutor,
 } from './inProcessExecutor';
+export { listenHttp } from './listenHttp';
 export { type RunningSubgraph, type ServeSubgraphOptions, serveSubgraph } from './serveSubgraph';

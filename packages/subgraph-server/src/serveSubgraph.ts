@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import {
@@ -10,9 +9,7 @@ import {
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-
-/** Pending connections the kernel may hold while the event loop is busy (Node's default is 511). */
-const LISTEN_BACKLOG = 4096;
+import { listenHttp } from './listenHttp';
 
 export interface ServeSubgraphOptions<TContext> {
   /** Subgraph name, used in logs and health output. */
@@ -183,17 +180,7 @@ export async function serveSubgraph<TContext extends object>(
     wss,
   );
 
-  // Idle keep-alive sockets are closed by the CLIENT first (Node's agent and undici drop them
-  // after 4–5 s): with the server's own 5 s default both sides close at once, and a request sent
-  // on a socket the server is closing fails with ECONNRESET (seen in bench/sessions when 1,000
-  // sessions started right after a quieter phase).
-  http.keepAliveTimeout = 65_000;
-  http.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(port, host, LISTEN_BACKLOG, () => resolve());
-  });
-  const address = http.address() as AddressInfo;
+  const address = await listenHttp(http, port, host);
   const url = `http://${host}:${address.port}/graphql`;
 
   let closed = false;
