@@ -17,7 +17,7 @@ const CLOSED_AFTER_ANSWER_MS = 50;
  * sends (a URL and a string or byte body); anything else goes to the global fetch.
  *
  * Why not the global fetch: its spec layers (Request/Headers objects, web streams) cost ~0.9 ms
- * p50 and ~2.5 ms p95 of the event loop between the call and the request on the wire
+ * p50 and ~1.5–2 ms p95 of the event loop between the call and the request on the wire
  * (bench/sessions trace), on the time-to-first-token path of every answer; node:http writes it
  * in ~0.3 ms. The answer still comes back as a standard `Response`.
  *
