@@ -6,7 +6,6 @@ import {
   type ChatRequest,
 } from '@somaagent/ports';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { once } from './once';
 import { StreamSlots } from './StreamSlots';
 
 export interface LocalLlamaChatModelOptions {
@@ -111,15 +110,6 @@ export class LocalLlamaChatModel implements ChatModel {
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    const dispatched = once(request.onDispatched);
-    try {
-      yield* this.generate(request, dispatched);
-    } finally {
-      dispatched();
-    }
-  }
-
-  private async *generate(request: ChatRequest, dispatched: () => void): AsyncIterable<ChatChunk> {
     if (this.disposed) throw new ChatModelError('local model is closed', false);
     if (request.model !== this.options.modelName)
       throw new ChatModelError(
@@ -132,8 +122,6 @@ export class LocalLlamaChatModel implements ChatModel {
     }
     const { model, render } = await this.start();
     const prompt = render(request.messages);
-    // Waiting for a free sequence: nothing starts soon, so nobody should wait for it.
-    if (this.slots.active >= this.slots.size) dispatched();
     const release = await this.slots.acquire(request.signal);
     if (!release) {
       yield { type: 'finish', reason: 'cancelled' };
@@ -157,9 +145,6 @@ export class LocalLlamaChatModel implements ChatModel {
       const iterator = sequence.evaluate(prompt, {
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       });
-      // The loop's first step starts the evaluation on llama.cpp's threads; whoever waits for
-      // this resumes after that step.
-      dispatched();
       try {
         for await (const token of iterator) {
           if (request.signal?.aborted) {

@@ -1,9 +1,7 @@
-import diagnostics from 'node:diagnostics_channel';
 import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
 import { createNodeHttpFetch } from './nodeHttpFetch';
-import { once } from './once';
 import { StreamSlots } from './StreamSlots';
 
 export interface OpenAICompatibleChatModelOptions {
@@ -44,40 +42,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-
-/**
- * When each request reaches the socket; ours carry an id header. `fromUrl`'s client sends through
- * createNodeHttpFetch, which reports each request it writes; a client on the global fetch
- * (undici) is heard on undici's diagnostics channel. A client whose fetch is neither never
- * reports: `onDispatched` then fires when the response starts (or the request fails), later but
- * never lost.
- */
-const DISPATCH_HEADER = 'x-soma-request-id';
-const awaitingSend = new Map<string, () => void>();
-let requestIds = 0;
-let listening = false;
-function onSent(id: string, dispatched: () => void) {
-  if (!listening) {
-    listening = true;
-    diagnostics.subscribe('undici:client:sendHeaders', (message) => {
-      if (awaitingSend.size === 0) return;
-      const headers = (message as { request?: { headers?: unknown } }).request?.headers;
-      let sent: string | undefined;
-      if (Array.isArray(headers)) {
-        for (let i = 0; i + 1 < headers.length; i += 2)
-          if (String(headers[i]).toLowerCase() === DISPATCH_HEADER) sent = String(headers[i + 1]);
-      } else if (typeof headers === 'string') {
-        sent = new RegExp(`^${DISPATCH_HEADER}: *(\\S+)`, 'im').exec(headers)?.[1];
-      }
-      if (sent !== undefined) markSent(sent);
-    });
-  }
-  awaitingSend.set(id, dispatched);
-}
-function markSent(id: string) {
-  awaitingSend.get(id)?.();
-  awaitingSend.delete(id);
-}
 
 /** The error's message with its causes' ("Connection error." alone says nothing an operator can act on). */
 function describe(error: unknown): string {
@@ -130,13 +94,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
     apiKey = 'not-needed',
     options: Omit<OpenAICompatibleChatModelOptions, 'client'> = {},
   ) {
-    const fetch = createNodeHttpFetch({
-      localHeaders: [DISPATCH_HEADER],
-      onRequestWritten: (headers) => {
-        const id = headers.get(DISPATCH_HEADER);
-        if (id) markSent(id);
-      },
-    });
+    const fetch = createNodeHttpFetch();
     return new OpenAICompatibleChatModel({
       client: new OpenAI({ baseURL, apiKey, maxRetries: 0, fetch }),
       ...options,
@@ -144,26 +102,19 @@ export class OpenAICompatibleChatModel implements ChatModel {
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    const dispatched = once(request.onDispatched);
+    const release = await this.slots.acquire(request.signal);
+    if (!release) {
+      yield { type: 'finish', reason: 'cancelled' };
+      return;
+    }
     try {
-      // Waiting for a slot: nothing will be sent soon, so nobody should wait for it.
-      if (this.slots.active >= this.slots.size) dispatched();
-      const release = await this.slots.acquire(request.signal);
-      if (!release) {
-        yield { type: 'finish', reason: 'cancelled' };
-        return;
-      }
-      try {
-        yield* this.streamInSlot(request, dispatched);
-      } finally {
-        release();
-      }
+      yield* this.streamInSlot(request);
     } finally {
-      dispatched();
+      release();
     }
   }
 
-  private async *streamInSlot(request: ChatRequest, dispatched: () => void): AsyncIterable<ChatChunk> {
+  private async *streamInSlot(request: ChatRequest): AsyncIterable<ChatChunk> {
     const {
       client,
       maxRetries = 3,
@@ -179,8 +130,6 @@ export class OpenAICompatibleChatModel implements ChatModel {
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
-      const requestId = `${process.pid}-${++requestIds}`;
-      onSent(requestId, dispatched);
       try {
         stream = await client.chat.completions.create(
           {
@@ -191,11 +140,9 @@ export class OpenAICompatibleChatModel implements ChatModel {
             stream: true,
             stream_options: { include_usage: true },
           },
-          { signal: request.signal, timeout: timeoutMs, headers: { [DISPATCH_HEADER]: requestId } },
+          { signal: request.signal, timeout: timeoutMs },
         );
-        awaitingSend.delete(requestId);
       } catch (error) {
-        awaitingSend.delete(requestId);
         if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
           yield { type: 'finish', reason: 'cancelled' };
           return;
@@ -205,7 +152,6 @@ export class OpenAICompatibleChatModel implements ChatModel {
           attempt--; // not a failure of the server: no backoff, no retry budget spent
           continue;
         }
-        dispatched(); // a retry waits out its backoff: nothing to wait for
         const status = error instanceof OpenAI.APIError ? error.status : undefined;
         const retriable = error instanceof OpenAI.APIConnectionError || retriableStatus(status);
         if (!retriable || attempt >= maxRetries) {
@@ -223,7 +169,6 @@ export class OpenAICompatibleChatModel implements ChatModel {
       }
     }
 
-    dispatched();
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     let finish: string | undefined;
     try {

@@ -3,10 +3,8 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 
 export interface NodeHttpFetchOptions {
-  /** Called once a request (headers and body) has been handed to its socket, with all its headers. */
+  /** Called once a request (headers and body) has been handed to its socket (bench/sessions marks it). */
   onRequestWritten?: (headers: Headers) => void;
-  /** Headers only this process reads (in `onRequestWritten`): never sent to the server. */
-  localHeaders?: readonly string[];
 }
 
 /** A server that closes the connection this soon after an answer ended closes it after every answer. */
@@ -32,7 +30,6 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): typeof 
     'https:': new https.Agent({ keepAlive: true }),
   };
   let reuseConnections = true;
-  const local = new Set((options.localHeaders ?? []).map((h) => h.toLowerCase()));
 
   const nodeFetch = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = init.body;
@@ -44,7 +41,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): typeof 
     const headers = new Headers(init.headers);
     const outgoing: Record<string, string> = {};
     headers.forEach((value, key) => {
-      if (!local.has(key)) outgoing[key] = value;
+      outgoing[key] = value;
     });
     if (body !== undefined && body !== null)
       outgoing['content-length'] = String(

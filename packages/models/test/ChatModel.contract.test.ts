@@ -119,37 +119,6 @@ describe.each(subjects)('ChatModel contract: $name', ({ chat, model }) => {
     expect(chunks).toEqual([{ type: 'finish', reason: 'cancelled' }]);
   });
 
-  it('reports the request dispatched once, before the first token, and also when it fails or is cancelled', async () => {
-    const seen: string[] = [];
-    for await (const c of chat.stream({
-      model,
-      messages,
-      maxTokens: 4,
-      onDispatched: () => seen.push('dispatched'),
-    }))
-      seen.push(c.type);
-    expect(seen[0]).toBe('dispatched');
-    expect(seen.filter((s) => s === 'dispatched')).toHaveLength(1);
-    expect(seen.at(-1)).toBe('finish');
-
-    let refused = 0;
-    await drain(
-      chat.stream({ model: 'no-such-model', messages, maxTokens: 4, onDispatched: () => refused++ }),
-    ).catch(() => undefined);
-    expect(refused).toBe(1);
-    let cancelled = 0;
-    await drain(
-      chat.stream({
-        model,
-        messages,
-        maxTokens: 4,
-        signal: AbortSignal.abort(),
-        onDispatched: () => cancelled++,
-      }),
-    );
-    expect(cancelled).toBe(1);
-  });
-
   it('serves concurrent requests, each with its own usage and finish', async () => {
     const runs = await Promise.all(
       [5, 6, 7].map((maxTokens) => drain(chat.stream({ model, messages, maxTokens, temperature: 1 }))),

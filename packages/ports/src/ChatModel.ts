@@ -15,15 +15,6 @@ export interface ChatRequest {
   maxTokens: number;
   /** Aborting ends the stream promptly and releases the connection. */
   signal?: AbortSignal;
-  /**
-   * Called once, as soon as the engine has the request (its bytes are on the wire, or its
-   * evaluation has started), or as soon as it will not have it soon (it waits for a stream slot,
-   * or failed). A caller that starts the stream and then runs work that holds this event loop
-   * (a transaction on the embedded database) should wait for it first: the request is written
-   * by event-loop callbacks, so such work delays the request itself (bench/sessions: the model
-   * request left ~4 ms late, after the transaction and two HTTP responses).
-   */
-  onDispatched?: () => void;
 }
 
 export type ChatChunk =

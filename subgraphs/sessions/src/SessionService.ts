@@ -115,8 +115,6 @@ const MESSAGE_COLUMNS = `id, session_id, role, content, status, prompt_tokens, c
   latency_ms, ttft_ms, finish_reason, citations, created_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 
-/** How long sendMessage waits for its early model request to reach the engine before its transaction. */
-const DISPATCH_WAIT_MS = 25;
 /** How long answerFirst lets the first token go first before it stores the messages anyway. */
 const BOOKING_WAIT_MS = 250;
 /** …and how long after the first token it waits for a subscriber to have taken it. */
@@ -653,24 +651,14 @@ export class SessionService {
       const earlyAbort = new AbortController();
       abort.signal.addEventListener('abort', () => earlyAbort.abort(), { once: true });
       const messages = promptOf(use.systemPrompt, recalled, cachedHistory, content);
-      let dispatched!: () => void;
-      const sent = new Promise<void>((resolve) => {
-        dispatched = resolve;
-      });
+      // Only on a database server (an in-process one answers first instead): its statements are
+      // I/O, so the request leaves while the transaction runs.
       early = {
         messages,
         startedAt: performance.now(),
-        chunks: this.startModel(use, messages, earlyAbort.signal, dispatched),
+        chunks: this.startModel(use, messages, earlyAbort.signal),
         abort: earlyAbort,
       };
-      // The request is written by event-loop callbacks, and a transaction on an in-process
-      // database holds the event loop: started first, the request would leave only after the
-      // commit and the mutation's response (bench/sessions trace: ~4 ms late). So the
-      // transaction waits until the engine has it (bounded: a slow connect must not hold the
-      // answer's bookkeeping).
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([sent, new Promise<void>((r) => (timer = setTimeout(r, DISPATCH_WAIT_MS)))]);
-      clearTimeout(timer);
     }
     let generation: ReservedGeneration | undefined;
     try {
@@ -937,11 +925,9 @@ export class SessionService {
     persona: SessionModelUse,
     messages: ChatMessage[],
     signal: AbortSignal,
-    onDispatched?: () => void,
   ): AsyncIterable<ChatChunk> {
     const model = this.models[persona.provider];
     if (!model) {
-      onDispatched?.();
       return (async function* () {
         yield* [];
         throw new ChatModelError(`provider ${persona.provider} is not configured`, false);
@@ -954,7 +940,6 @@ export class SessionService {
         temperature: persona.temperature,
         maxTokens: persona.maxTokens,
         signal,
-        ...(onDispatched ? { onDispatched } : {}),
       })
       [Symbol.asyncIterator]();
     const first = iterator.next();
