@@ -105,6 +105,30 @@ function collect(
   return { done, events, stop: () => stop() };
 }
 
+/**
+ * A platform of its own on embedded PGlite (where sessions answer first), with one tenant, a
+ * persona answering at most `maxTokens`, a session and a graphql-ws client. Disposing stops it.
+ */
+const embeddedSession = async (name: string, maxTokens: number) => {
+  const db = await PgliteSqlDatabase.open();
+  const platform = await startTestPlatform({
+    db,
+    models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
+    prices,
+  });
+  const owner = await platform.createTenant(name);
+  const persona = await createPersona(platform, owner.adminToken, name, maxTokens);
+  const sessionId = await startSession(platform, owner.adminToken, persona);
+  return {
+    platform,
+    db,
+    owner,
+    sessionId,
+    client: platform.wsClient(owner.adminToken),
+    [Symbol.asyncDispose]: () => platform[Symbol.asyncDispose](),
+  };
+};
+
 const terminal = (e: Event) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(e.type);
 
 beforeAll(async () => {
@@ -181,15 +205,8 @@ describe('live token streaming through the router', () => {
     // PGlite's clock has millisecond resolution: a question and its answer row are often
     // inserted in the same millisecond. They must still list question first (the quickstart
     // once read the question as the answer).
-    await using embedded = await startTestPlatform({
-      db: await PgliteSqlDatabase.open(),
-      models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
-      prices,
-    });
-    const owner = await embedded.createTenant('ordered');
-    const persona = await createPersona(embedded, owner.adminToken, 'ordered', 4);
-    const sessionId = await startSession(embedded, owner.adminToken, persona);
-    const client = embedded.wsClient(owner.adminToken);
+    await using setup = await embeddedSession('ordered', 4);
+    const { platform: embedded, owner, sessionId, client } = setup;
     let after = 0;
     for (let i = 0; i < 6; i++) {
       const stream = collect(client, sessionId, after, terminal);
@@ -219,16 +236,8 @@ describe('live token streaming through the router', () => {
     // (SessionService.answerFirst). Here the session is closed behind the platform's back (the
     // owner's escape hatch; in a real embedded deployment no other writer exists), so that
     // transaction refuses: the mutation answers CONFLICT and the stream must say so too.
-    const db = await PgliteSqlDatabase.open();
-    await using embedded = await startTestPlatform({
-      db,
-      models: { OPENAI_COMPATIBLE: OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey) },
-      prices,
-    });
-    const owner = await embedded.createTenant('unbooked');
-    const persona = await createPersona(embedded, owner.adminToken, 'unbooked', 24);
-    const sessionId = await startSession(embedded, owner.adminToken, persona);
-    const client = embedded.wsClient(owner.adminToken);
+    await using setup = await embeddedSession('unbooked', 24);
+    const { platform: embedded, db, owner, sessionId, client } = setup;
 
     // First a normal answer: stored, and the stream's sequence continues from it.
     const first = collect(client, sessionId, 0, terminal);
