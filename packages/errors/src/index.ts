@@ -12,6 +12,8 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
   UNAVAILABLE: 'UNAVAILABLE',
+  /** A quota or rate limit was exceeded; `extensions.retryAfter` says in how many seconds to retry. */
+  RATE_LIMITED: 'RATE_LIMITED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
@@ -30,6 +32,7 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   CONFLICT: 409,
   BUDGET_EXCEEDED: 402,
   UNAVAILABLE: 503,
+  RATE_LIMITED: 429,
   PAYLOAD_TOO_LARGE: 413,
   QUERY_TOO_COMPLEX: 400,
   GRAPHQL_PARSE_FAILED: 400,
