@@ -1,10 +1,24 @@
-export type { ChatChunk, ChatMessage, ChatModel, ChatRequest } from './ChatModel';
+export type { ChatChunk, ChatMessage, ChatModel, ChatRequest, TokenUsage, UsageSource } from './ChatModel';
 export { ChatModelError } from './ChatModel';
 export type * from './ContextRetriever';
+export type * from './CrossDomainPorts';
+export { EmbeddingError, type EmbeddingErrorReason, type EmbeddingModel } from './EmbeddingModel';
 export type * from './EventBus';
+export type * from './NonceStore';
 export type * from './ObjectStorage';
+export {
+  type PolicyDecision,
+  PolicyEngineUnavailable,
+  type PolicyEvaluator,
+  type PolicyInput,
+  type PolicyModule,
+  type PolicySetInfo,
+  type PolicySubject,
+} from './PolicyEvaluator';
+export type * from './RateLimiter';
 export type * from './SqlDatabase';
 export type * from './StreamLog';
+export type * from './VectorIndex';
 export type {
   ActivityFunction,
   ActivityOptions,

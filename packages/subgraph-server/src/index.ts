@@ -5,4 +5,13 @@ export {
   type SubgraphExecutor,
 } from './inProcessExecutor';
 export { listenHttp } from './listenHttp';
+export {
+  defineSubgraphModule,
+  type ModuleConfig,
+  type ModuleDeps,
+  type ModuleInstance,
+  type ModuleRuntime,
+  type SubgraphInstance,
+  type SubgraphModule,
+} from './SubgraphModule';
 export { type RunningSubgraph, type ServeSubgraphOptions, serveSubgraph } from './serveSubgraph';

@@ -9,6 +9,7 @@ export {
 } from './createCapsulesSubgraph';
 export * from './definition';
 export { capsulesMigrations } from './migrations';
+export { type CapsulesModuleConfig, capsulesModule } from './module';
 export {
   capsuleJsonSchema,
   type DefinitionProblem,

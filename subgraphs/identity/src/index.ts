@@ -1,7 +1,3 @@
-import { fileURLToPath } from 'node:url';
-import type { Migration } from '@somaagent/ports';
-import { loadMigrations } from '@somaagent/postgres';
-
 export {
   ALL_CAPABILITIES,
   IDENTITY_CAPABILITIES,
@@ -11,6 +7,7 @@ export {
 export {
   type AccessTokenAuthMethod,
   type AccessTokenClaims,
+  ACCESS_TOKEN_TYP,
   claimsFromAccessTokenPayload,
 } from './claimsFromAccessTokenPayload';
 export {
@@ -22,10 +19,6 @@ export {
   JWKS_PATH,
 } from './createIdentitySubgraph';
 export { PLATFORM_ADMIN_SUBJECT } from './IdentityService';
+export { identityMigrations } from './migrations';
 export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
-
-/** The identity schema's migrations; apply with `db.migrate(identityMigrations)` before serving. */
-export const identityMigrations: Migration[] = loadMigrations(
-  'identity',
-  fileURLToPath(new URL('../migrations', import.meta.url)),
-);
+export { type IdentityModuleConfig, identityModule } from './module';

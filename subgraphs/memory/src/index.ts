@@ -1,7 +1,3 @@
-import { fileURLToPath } from 'node:url';
-import type { Migration } from '@somaagent/ports';
-import { loadMigrations } from '@somaagent/postgres';
-
 export { MEMORY_CAPABILITIES, type MemoryCapability } from './capabilities';
 export { type Chunk, type ChunkOptions, chunkText } from './chunkText';
 export {
@@ -20,11 +16,7 @@ export {
   resolveScope,
   SCOPE_KINDS,
 } from './MemoryService';
+export { memoryMigrations } from './migrations';
+export { type MemoryModuleConfig, memoryModule } from './module';
 export { HNSW_DIMENSIONS, PgVectorIndex, type PgVectorIndexOptions } from './PgVectorIndex';
 export type * from './VectorIndex';
-
-/** The memory schema's migrations (needs pgvector); apply with `db.migrate(memoryMigrations)`. */
-export const memoryMigrations: Migration[] = loadMigrations(
-  'memory',
-  fileURLToPath(new URL('../migrations', import.meta.url)),
-);

@@ -6,3 +6,4 @@ export {
   type PolicySubgraphDeps,
   policyTypeDefs,
 } from './createPolicySubgraph';
+export { type PolicyModuleConfig, policyModule } from './module';

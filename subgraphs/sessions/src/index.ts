@@ -1,7 +1,3 @@
-import { fileURLToPath } from 'node:url';
-import type { Migration } from '@somaagent/ports';
-import { loadMigrations } from '@somaagent/postgres';
-
 export { SESSIONS_CAPABILITIES, type SessionsCapability } from './capabilities';
 export {
   createSessionsSubgraph,
@@ -11,6 +7,8 @@ export {
   sessionsTypeDefs,
 } from './createSessionsSubgraph';
 export type { ModelProvider } from './generated/resolvers-types';
+export { sessionsMigrations } from './migrations';
+export { type SessionsModuleConfig, sessionsModule } from './module';
 export { OutboxRelay } from './OutboxRelay';
 export { costUsd, DEFAULT_PRICES, type ModelPrice, type PriceTable } from './prices';
 export {
@@ -20,9 +18,3 @@ export {
   SLM_REQUESTS_TOPIC,
   sessionStream,
 } from './SessionService';
-
-/** The sessions schema's migrations; apply with `db.migrate(sessionsMigrations)` before serving. */
-export const sessionsMigrations: Migration[] = loadMigrations(
-  'sessions',
-  fileURLToPath(new URL('../migrations', import.meta.url)),
-);
