@@ -1,1 +1,2 @@
 export { RedisStreamLog, type RedisStreamLogOptions } from './RedisStreamLog';
+export { RedisNonceStore, type RedisNonceStoreOptions } from './RedisNonceStore';

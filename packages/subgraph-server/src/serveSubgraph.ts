@@ -2,10 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import {
+  acceptRouterEnvelope,
+  EnvelopeRejected,
+  InMemoryNonceStore,
   ROUTER_ENVELOPE_EXTENSION,
   type VerifiedClaims,
-  verifyRouterEnvelope,
 } from '@somaagent/internal-auth';
+import type { NonceStore } from '@somaagent/ports';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -18,6 +21,12 @@ export interface ServeSubgraphOptions<TContext> {
   schema: GraphQLSchema;
   /** Shared secret the router signs every request with (HMAC-SHA256). */
   routerSecret: string;
+  /**
+   * Where the nonces of accepted router envelopes are remembered, so a captured request is
+   * executed once. Replicas of one subgraph must share it (a `RedisNonceStore`); a store passed
+   * in belongs to the caller. @default a new InMemoryNonceStore (this server alone), closed with it
+   */
+  nonces?: NonceStore;
   /** Builds the per-operation context from the claims the router verified. */
   createContext: (claims: VerifiedClaims | null) => TContext | Promise<TContext>;
   /**
@@ -70,6 +79,7 @@ export async function serveSubgraph<TContext extends object>(
 ): Promise<RunningSubgraph> {
   const { name, schema, routerSecret, createContext, host = '127.0.0.1', port = 0 } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  const nonces = options.nonces ?? new InMemoryNonceStore();
   const apollo = new ApolloServer<TContext>({
     schema,
     // The router owns the public API surface (introspection, error masking); the subgraph only
@@ -121,13 +131,18 @@ export async function serveSubgraph<TContext extends object>(
       }
       let claims: VerifiedClaims | null;
       try {
-        claims = verifyRouterEnvelope(
+        claims = await acceptRouterEnvelope(
           routerSecret,
           { query: body.query ?? '', variables: body.variables, operationName: body.operationName },
           body.extensions?.[ROUTER_ENVELOPE_EXTENSION],
+          nonces,
         );
       } catch (error) {
-        return json(res, 401, rejectBody((error as Error).message, 'UNAUTHENTICATED'));
+        if (error instanceof EnvelopeRejected) {
+          return json(res, 401, rejectBody(error.message, 'UNAUTHENTICATED'));
+        }
+        console.error(`[${name}] nonce store unavailable`, error);
+        return json(res, 503, rejectBody('replay guard unavailable; retry shortly', 'UNAVAILABLE'));
       }
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {
@@ -157,18 +172,25 @@ export async function serveSubgraph<TContext extends object>(
   const wsServer = useServer(
     {
       schema,
-      onSubscribe: (_ctx, id, payload) => {
+      onSubscribe: async (_ctx, id, payload) => {
         try {
           claimsBySubscription.set(
             id,
-            verifyRouterEnvelope(
+            await acceptRouterEnvelope(
               routerSecret,
               { query: payload.query, variables: payload.variables, operationName: payload.operationName },
               payload.extensions?.[ROUTER_ENVELOPE_EXTENSION],
+              nonces,
             ),
           );
         } catch (error) {
-          return [new GraphQLError((error as Error).message, { extensions: { code: 'UNAUTHENTICATED' } })];
+          if (error instanceof EnvelopeRejected) {
+            return [new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED' } })];
+          }
+          console.error(`[${name}] nonce store unavailable`, error);
+          return [
+            new GraphQLError('replay guard unavailable; retry shortly', { extensions: { code: 'UNAVAILABLE' } }),
+          ];
         }
       },
       context: async (_ctx, id) => {
@@ -192,6 +214,7 @@ export async function serveSubgraph<TContext extends object>(
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await apollo.stop();
+    if (!options.nonces) await nonces[Symbol.asyncDispose]();
   };
   return { name, url, close, [Symbol.asyncDispose]: close };
 }
