@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import type { CapsuleDefinition } from '@somaagent/capsule-contract';
 import type { SqlDatabase, WorkflowEngine } from '@somaagent/ports';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
 import { createActivities } from '@somaagent/workers';
@@ -24,7 +25,6 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@t
 import pg from 'pg';
 import { engineByName } from '../../scripts/infra/engines/index';
 import { up } from '../../scripts/infra/infra';
-import type { CapsuleDefinition } from '../../subgraphs/capsules/src/definition';
 import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
 import { capsuleRunWorkflow } from '../../workers/src/capsuleRunWorkflow';
 import { seedRun } from '../../workers/test/support';

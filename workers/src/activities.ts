@@ -4,6 +4,8 @@
  * the workflow. They run at least once; each writes its result idempotently keyed by
  * (run, step), so a re-run attempt after a crash never doubles a side effect.
  */
+
+import { type RunEvent, type RunEventType, runStream } from '@somaagent/capsule-contract';
 import { SomaError } from '@somaagent/errors';
 import type { PolicyDecider, PolicyInput, PolicySubject } from '@somaagent/policy';
 import type {
@@ -15,27 +17,6 @@ import type {
   SqlExecutor,
   StreamLog,
 } from '@somaagent/ports';
-import { runStream } from '../../subgraphs/capsules/src/runProtocol';
-
-export type RunEventType =
-  | 'STEP_STARTED'
-  | 'STEP_PROGRESS'
-  | 'STEP_COMPLETED'
-  | 'STEP_FAILED'
-  | 'AWAITING_APPROVAL'
-  | 'APPROVAL_DECIDED'
-  | 'RUN_COMPLETED'
-  | 'RUN_FAILED'
-  | 'RUN_CANCELLED';
-
-export interface RunEvent {
-  sequence: number;
-  type: RunEventType;
-  runId: string;
-  stepKey: string | null;
-  payload: Record<string, unknown>;
-  at: string;
-}
 
 /** A step refused for its input: retrying cannot help, so engines do not retry it. */
 export class StepInputError extends Error {
@@ -567,4 +548,4 @@ export function createActivities(deps: ActivitiesDeps) {
 
 export type CapsuleActivities = ReturnType<typeof createActivities>;
 
-export { runStream };
+export { type RunEvent, type RunEventType, runStream };

@@ -4,13 +4,14 @@
  * Deterministic: no clock, randomness or I/O here; every effect is an activity (activities.ts,
  * imported as a type only) with a key unique in the run, so replays line up.
  */
-import type { ActivityOptions, WorkflowContext } from '@somaagent/ports';
-import type { CapsuleStep, Condition } from '../../subgraphs/capsules/src/definition';
 import {
   type ApprovalDecision,
   approvalSignal,
   type CapsuleRunInput,
-} from '../../subgraphs/capsules/src/runProtocol';
+  type CapsuleStep,
+  type Condition,
+} from '@somaagent/capsule-contract';
+import type { ActivityOptions, WorkflowContext } from '@somaagent/ports';
 import type { CapsuleActivities, StepGate } from './activities';
 import { lookup, render, type TemplateScope } from './template';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { capsulesMigrations } from '@somaagent/capsules';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
 import { createActivities } from '../src/activities';
 import { capsuleRunWorkflow } from '../src/capsuleRunWorkflow';
 import { runRow, seedRun } from './support';

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { CapsuleDefinition } from '@somaagent/capsule-contract';
+import { capsulesMigrations } from '@somaagent/capsules';
 import { InProcessEventBus } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import {
@@ -23,8 +25,6 @@ import {
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CapsuleDefinition } from '../../subgraphs/capsules/src/definition';
-import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
 import { createTestDatabase } from '../../tests/support/postgres';
 import { createActivities } from '../src/activities';
 import { capsuleRunWorkflow } from '../src/capsuleRunWorkflow';

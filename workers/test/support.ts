@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { CapsuleDefinition } from '@somaagent/capsule-contract';
 import type { SqlDatabase } from '@somaagent/ports';
-import type { CapsuleDefinition } from '../../subgraphs/capsules/src/definition';
 import type { CapsuleRunInput } from '../src/capsuleRunWorkflow';
 
 /** Inserts a capsule and a RUNNING run for it (what CapsuleService.startRun does) and returns the workflow input. */

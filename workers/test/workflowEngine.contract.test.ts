@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CapsuleDefinition } from '@somaagent/capsule-contract';
+import { capsulesMigrations } from '@somaagent/capsules';
 import type { SqlDatabase, WorkflowEngine } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import {
@@ -21,8 +23,6 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CapsuleDefinition } from '../../subgraphs/capsules/src/definition';
-import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
 import { createTestDatabase } from '../../tests/support/postgres';
 import { createActivities } from '../src/activities';
 import { approvalSignal, capsuleRunWorkflow } from '../src/capsuleRunWorkflow';

@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type ApprovalDecision,
+  allSteps,
+  approvalSignal,
+  CAPSULE_RUN_WORKFLOW,
+  type CapsuleDefinition,
+  type CapsuleRunInput,
+  runStream,
+} from '@somaagent/capsule-contract';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import { PolicyEngineUnavailable, type PolicyEvaluator } from '@somaagent/policy';
 import type { ObjectStorage, SqlDatabase, SqlExecutor, StreamLog, WorkflowEngine } from '@somaagent/ports';
 import { type Caller, holds, requireCaller } from './capabilities';
-import { allSteps, type CapsuleDefinition } from './definition';
 import {
   type CapsuleModel,
   type CapsuleRow,
@@ -21,13 +29,6 @@ import {
   sourcePosition,
   validateInputs,
 } from './parseCapsuleDefinition';
-import {
-  type ApprovalDecision,
-  approvalSignal,
-  CAPSULE_RUN_WORKFLOW,
-  type CapsuleRunInput,
-  runStream,
-} from './runProtocol';
 
 export interface CapsulesLimits {
   /** @default 200_000 characters */

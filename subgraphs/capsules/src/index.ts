@@ -1,3 +1,4 @@
+export * from '@somaagent/capsule-contract';
 export { CapsuleService, type CapsulesLimits, DEFAULT_CAPSULES_LIMITS } from './CapsuleService';
 export { CAPSULES_CAPABILITIES, type CapsulesCapability } from './capabilities';
 export {
@@ -7,7 +8,6 @@ export {
   capsulesTypeDefs,
   createCapsulesSubgraph,
 } from './createCapsulesSubgraph';
-export * from './definition';
 export { capsulesMigrations } from './migrations';
 export { type CapsulesModuleConfig, capsulesModule } from './module';
 export {
@@ -18,4 +18,3 @@ export {
   sourcePosition,
   validateInputs,
 } from './parseCapsuleDefinition';
-export * from './runProtocol';

@@ -1,4 +1,4 @@
-import type { CapsuleDefinition } from './definition';
+import type { CapsuleDefinition, RunEventType } from '@somaagent/capsule-contract';
 
 export interface CapsuleRow {
   id: string;
@@ -87,16 +87,7 @@ export const toRun = (r: RunRow): CapsuleRunModel => ({
 export interface CapsuleRunEventModel {
   sequence: number;
   runId: string;
-  type:
-    | 'STEP_STARTED'
-    | 'STEP_PROGRESS'
-    | 'STEP_COMPLETED'
-    | 'STEP_FAILED'
-    | 'AWAITING_APPROVAL'
-    | 'APPROVAL_DECIDED'
-    | 'RUN_COMPLETED'
-    | 'RUN_FAILED'
-    | 'RUN_CANCELLED';
+  type: RunEventType;
   stepKey: string | null;
   payload: unknown;
   occurredAt: string;

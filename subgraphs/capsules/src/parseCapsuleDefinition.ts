@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { allSteps, type CapsuleDefinition } from '@somaagent/capsule-contract';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
-import { allSteps, type CapsuleDefinition } from './definition';
 
 /** The published JSON Schema of capsule definitions (subgraphs/capsules/capsule.schema.json). */
 export const capsuleJsonSchema = JSON.parse(
@@ -150,7 +150,7 @@ export function sourcePosition(source: string, pointer: string): Position {
 }
 
 function stepPointers(
-  steps: readonly import('./definition').CapsuleStep[],
+  steps: readonly import('@somaagent/capsule-contract').CapsuleStep[],
   base: string,
 ): { id: string; pointer: string }[] {
   return steps.flatMap((step, i) => {

@@ -1,8 +1,7 @@
 /**
- * Capsule definitions: the TypeScript shape of capsule.schema.json and the parser that checks a
- * YAML or JSON text against that published schema, reporting each problem with its path and line.
- * Pure types are imported (`import type`) by the workflow code in workers/, which is bundled into
- * Temporal's sandbox.
+ * Capsule definitions: the TypeScript shape of subgraphs/capsules/capsule.schema.json (the
+ * capsules domain parses and checks texts against that schema). Pure: the workflow code in
+ * workers/ imports it inside Temporal's sandbox.
  */
 export interface RetrySpec {
   maximumAttempts?: number;

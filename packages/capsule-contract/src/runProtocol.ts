@@ -1,6 +1,6 @@
 /**
- * What the capsules service and the capsule-run workflow (workers/) agree on. Pure: the workflow
- * imports it inside Temporal's sandbox.
+ * How the capsules service starts, signals and follows a run that the capsule-run workflow
+ * (workers/) executes. Pure: the workflow imports it inside Temporal's sandbox.
  */
 import type { CapsuleDefinition } from './definition';
 

@@ -1,0 +1,3 @@
+export * from './definition';
+export type * from './runEvents';
+export * from './runProtocol';
