@@ -117,6 +117,7 @@ export class LocalLlamaChatModel implements ChatModel {
         false,
       );
     if (request.signal?.aborted) {
+      yield { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
@@ -124,6 +125,8 @@ export class LocalLlamaChatModel implements ChatModel {
     const prompt = render(request.messages);
     const release = await this.slots.acquire(request.signal);
     if (!release) {
+      // Cancelled while waiting for a sequence: nothing was evaluated.
+      yield { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
@@ -145,6 +148,8 @@ export class LocalLlamaChatModel implements ChatModel {
       const iterator = sequence.evaluate(prompt, {
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       });
+      // Tokens whose text was delivered (a cancelled answer is billed for these).
+      let delivered = 0;
       try {
         for await (const token of iterator) {
           if (request.signal?.aborted) {
@@ -161,7 +166,13 @@ export class LocalLlamaChatModel implements ChatModel {
           if (!text.endsWith('\uFFFD') || pending.length >= 4) {
             emitted.push(...pending);
             pending = [];
-            if (text) yield { type: 'delta', text };
+            delivered = completionTokens;
+            if (text)
+              yield {
+                type: 'delta',
+                text,
+                usage: { promptTokens: prompt.length, completionTokens: delivered },
+              };
             if (request.signal?.aborted) {
               finish = 'cancelled';
               break;
@@ -172,15 +183,21 @@ export class LocalLlamaChatModel implements ChatModel {
             break;
           }
         }
+      } catch (error) {
+        yield { type: 'usage', promptTokens: prompt.length, completionTokens: delivered, source: 'engine' };
+        throw error instanceof ChatModelError
+          ? error
+          : new ChatModelError(`local generation failed: ${(error as Error).message}`, false);
       } finally {
         await iterator.return();
       }
       if (finish === 'cancelled' || request.signal?.aborted) {
+        yield { type: 'usage', promptTokens: prompt.length, completionTokens: delivered, source: 'engine' };
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
       if (pending.length) yield { type: 'delta', text: model.detokenize(pending, false, emitted) };
-      yield { type: 'usage', promptTokens: prompt.length, completionTokens };
+      yield { type: 'usage', promptTokens: prompt.length, completionTokens, source: 'engine' };
       yield { type: 'finish', reason: finish ?? 'stop' };
     } finally {
       this.free.push(sequence);

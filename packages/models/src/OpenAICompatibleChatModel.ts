@@ -1,4 +1,11 @@
-import { type ChatChunk, type ChatModel, ChatModelError, type ChatRequest } from '@somaagent/ports';
+import {
+  type ChatChunk,
+  type ChatMessage,
+  type ChatModel,
+  ChatModelError,
+  type ChatRequest,
+  type TokenUsage,
+} from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
 import { createNodeHttpFetch } from './nodeHttpFetch';
@@ -26,7 +33,29 @@ export interface OpenAICompatibleChatModelOptions {
    * @default 16
    */
   maxConcurrentStreams?: number;
+  /**
+   * How a stream cut short (cancelled, timed out, broken off) still gets the engine's counts:
+   * llama.cpp's llama-server puts its running counts in every chunk when asked
+   * (`timings_per_token`: `cache_n + prompt_n` prompt tokens, `predicted_n` generated), other
+   * servers send `usage` only at the end of a complete answer. `'llama-server'` always asks;
+   * `'detect'` asks once a complete answer showed the server is llama-server (its last chunk
+   * carries `timings`); `'off'` never asks (a server that refuses unknown parameters). Without
+   * running counts a cut-short stream is estimated (see `UsageSource`).
+   * @default 'detect'
+   */
+  runningUsage?: 'llama-server' | 'detect' | 'off';
 }
+
+/** llama-server's per-chunk `timings` (with `timings_per_token`, or on its last chunk). */
+interface LlamaServerTimings {
+  cache_n?: number;
+  prompt_n?: number;
+  predicted_n?: number;
+}
+
+/** Prompt tokens when the engine reported none: ~4 characters per token. */
+const estimatePromptTokens = (messages: ChatMessage[]) =>
+  Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
 
 // The abort listener is removed when the timer fires: a request that retries several times
 // must not pile listeners onto the caller's signal.
@@ -85,8 +114,11 @@ export class OpenAICompatibleChatModel implements ChatModel {
   readonly kind = 'openai-compatible';
   /** Streams on the wire and waiting (operators and tests read it). */
   readonly slots: StreamSlots;
+  /** Whether this server sends running counts when asked (see `runningUsage`). */
+  private llamaServer: boolean;
   constructor(private readonly options: OpenAICompatibleChatModelOptions) {
     this.slots = new StreamSlots(options.maxConcurrentStreams ?? 16);
+    this.llamaServer = options.runningUsage === 'llama-server';
   }
 
   static fromUrl(
@@ -104,6 +136,8 @@ export class OpenAICompatibleChatModel implements ChatModel {
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
     const release = await this.slots.acquire(request.signal);
     if (!release) {
+      // Never sent: the engine processed nothing.
+      yield { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
@@ -125,12 +159,30 @@ export class OpenAICompatibleChatModel implements ChatModel {
     } = this.options;
     let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk> | undefined;
     let staleRetries = 0;
+    const askRunning = this.llamaServer && this.options.runningUsage !== 'off';
+    // What was delivered so far: the engine's running counts (askRunning), else content chunks.
+    let running: TokenUsage | undefined;
+    let contentChunks = 0;
+    let sent = false;
+    const soFar = (): ChatChunk =>
+      running
+        ? { type: 'usage', ...running, source: 'engine' }
+        : sent
+          ? {
+              type: 'usage',
+              promptTokens: estimatePromptTokens(request.messages),
+              completionTokens: contentChunks,
+              source: 'estimate',
+            }
+          : { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
     for (let attempt = 0; !stream; attempt++) {
       if (request.signal?.aborted) {
+        yield soFar();
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
       try {
+        sent = true;
         stream = await client.chat.completions.create(
           {
             model: request.model,
@@ -139,11 +191,14 @@ export class OpenAICompatibleChatModel implements ChatModel {
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
             stream: true,
             stream_options: { include_usage: true },
+            // llama-server only (see runningUsage); the client sends unknown keys as they are.
+            ...(askRunning ? ({ timings_per_token: true } as object) : {}),
           },
           { signal: request.signal, timeout: timeoutMs },
         );
       } catch (error) {
         if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
+          yield soFar();
           yield { type: 'finish', reason: 'cancelled' };
           return;
         }
@@ -169,23 +224,37 @@ export class OpenAICompatibleChatModel implements ChatModel {
       }
     }
 
-    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let usage: TokenUsage | undefined;
     let finish: string | undefined;
     try {
       for await (const chunk of stream) {
+        // Counts are taken only from chunks delivered: after an abort the last one stands.
         if (request.signal?.aborted) break;
+        const timings = (chunk as { timings?: LlamaServerTimings }).timings;
+        if (timings?.predicted_n !== undefined) {
+          running = {
+            promptTokens: (timings.cache_n ?? 0) + (timings.prompt_n ?? 0),
+            completionTokens: timings.predicted_n,
+          };
+        }
         const choice = chunk.choices[0];
         const text = choice?.delta?.content;
-        if (text) yield { type: 'delta', text };
+        if (text) {
+          contentChunks++;
+          yield askRunning && running ? { type: 'delta', text, usage: running } : { type: 'delta', text };
+        }
         if (choice?.finish_reason) finish = choice.finish_reason;
         if (chunk.usage) {
           usage = {
             promptTokens: chunk.usage.prompt_tokens,
             completionTokens: chunk.usage.completion_tokens,
           };
+          // Only llama-server puts `timings` on its last chunk: ask it for running counts from now on.
+          if (timings && this.options.runningUsage !== 'off') this.llamaServer = true;
         }
       }
     } catch (error) {
+      yield soFar();
       if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
         yield { type: 'finish', reason: 'cancelled' };
         return;
@@ -193,6 +262,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
       throw new ChatModelError(`model stream broke off: ${describe(error)}`, true);
     }
     if (request.signal?.aborted) {
+      yield soFar();
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
@@ -201,7 +271,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         'model server sent no usage; it must support stream_options.include_usage',
         false,
       );
-    yield { type: 'usage', ...usage };
+    yield { type: 'usage', ...usage, source: 'engine' };
     yield { type: 'finish', reason: finish ?? 'stop' };
   }
 

@@ -109,14 +109,20 @@ describe.each(subjects)('ChatModel contract: $name', ({ chat, model }) => {
       if (c.type === 'delta' && chunks.length === 2) abort.abort();
     }
     expect(chunks.at(-1)).toEqual({ type: 'finish', reason: 'cancelled' });
-    expect(chunks.filter((c) => c.type === 'usage')).toHaveLength(0);
+    // Still metered: one usage, of what was delivered (ChatModelUsage.contract.test.ts checks the counts).
+    expect(chunks.filter((c) => c.type === 'usage')).toHaveLength(1);
+    expect(chunks.at(-2)?.type).toBe('usage');
     expect(chunks.filter((c) => c.type === 'delta').length).toBeLessThan(50);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('an already aborted signal ends at once with "cancelled"', async () => {
     const chunks = await drain(chat.stream({ model, messages, maxTokens: 16, signal: AbortSignal.abort() }));
-    expect(chunks).toEqual([{ type: 'finish', reason: 'cancelled' }]);
+    // Never sent: nothing used.
+    expect(chunks).toEqual([
+      { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' },
+      { type: 'finish', reason: 'cancelled' },
+    ]);
   });
 
   it('serves concurrent requests, each with its own usage and finish', async () => {
@@ -348,7 +354,10 @@ describe('OpenAICompatibleChatModel stream slots (maxConcurrentStreams)', () => 
       await new Promise((r) => setTimeout(r, 0));
       expect(chat.slots.queued).toBe(1);
       abort.abort();
-      expect(await waiting).toEqual([{ type: 'finish', reason: 'cancelled' }]);
+      expect(await waiting).toEqual([
+        { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' },
+        { type: 'finish', reason: 'cancelled' },
+      ]);
       expect(chat.slots.queued).toBe(0);
       await holder;
       expect(front.seen.length).toBe(1);

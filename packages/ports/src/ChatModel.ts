@@ -17,9 +17,27 @@ export interface ChatRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * Where token counts come from: `engine` — the engine's own counts (the server's `usage`, its
+ * running counts, or the local engine's tokens); `estimate` — the engine reported none (a stream
+ * of a generic server cut short): completion tokens are the content chunks received, prompt
+ * tokens the prompt's characters / 4.
+ */
+export type UsageSource = 'engine' | 'estimate';
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export type ChatChunk =
-  | { type: 'delta'; text: string }
-  | { type: 'usage'; promptTokens: number; completionTokens: number }
+  | {
+      type: 'delta';
+      text: string;
+      /** The engine's running counts including this delta, where the engine reports them. */
+      usage?: TokenUsage;
+    }
+  | ({ type: 'usage'; source?: UsageSource } & TokenUsage)
   | { type: 'finish'; reason: 'stop' | 'length' | 'cancelled' | 'error' | string };
 
 /** Raised by adapters; `retriable` tells callers (and clients, via UNAVAILABLE) to try again. */
@@ -38,8 +56,10 @@ export class ChatModelError extends Error {
 export interface ChatModel extends AsyncDisposable {
   readonly kind: string;
   /**
-   * Streams the completion. Ends with exactly one `usage` (counts from the engine itself) and
-   * one `finish`. Throws ChatModelError before the first delta when the server is unusable.
+   * Streams the completion. Ends with exactly one `usage` and one `finish`, also when cancelled
+   * (`finish` `cancelled`: the usage then counts the prompt and the deltas delivered before the
+   * cancellation). Throws ChatModelError before the first delta when the server is unusable;
+   * a stream that breaks off after it started yields its `usage` so far, then throws.
    */
   stream(request: ChatRequest): AsyncIterable<ChatChunk>;
 }

@@ -12,15 +12,18 @@ import type {
   SqlDatabase,
   SqlExecutor,
   StreamLog,
+  TokenUsage,
+  UsageSource,
 } from '@somaagent/ports';
 import { ChatModelError } from '@somaagent/ports';
 import { type Caller, requireCaller } from './capabilities';
+import { startCheckpoints } from './GenerationCheckpoints';
 import type { ModelProvider } from './generated/resolvers-types';
 import type { OutboxRelay } from './OutboxRelay';
-import { costUsd, type PriceTable } from './prices';
+import type { PriceTable } from './prices';
+import { answerCost, CONVERSATION_TOPIC, recordAnswer } from './recordAnswer';
 
-export const CONVERSATION_TOPIC = 'conversation.events';
-export const SLM_REQUESTS_TOPIC = 'slm.requests';
+export { CONVERSATION_TOPIC, SLM_REQUESTS_TOPIC } from './recordAnswer';
 
 export interface SessionsLimits {
   /** @default 32_000 characters */
@@ -29,13 +32,45 @@ export interface SessionsLimits {
   historyMessages: number;
   /** A generation whose last watcher disconnected is cancelled after this. @default 300 ms */
   disconnectGraceMs: number;
+  /**
+   * An answer still generating this long after its model request started is stopped and ends
+   * FAILED (`finishReason` `timeout`, code UNAVAILABLE, retriable), metered like any other.
+   * @default 600_000 ms (10 minutes)
+   */
+  generationTimeoutMs: number;
+  /**
+   * While an answer streams, its text so far and the engine's running counts are written to
+   * its STREAMING row this often (only when tokens arrived since), so a crash loses at most
+   * this much of its metering. Never within the first-token window. @default 2_000 ms
+   */
+  checkpointMs: number;
+  /**
+   * A sessions process writes a heartbeat this often; on a database server, answers left
+   * STREAMING by a process unseen for 3 heartbeats are repaired (see
+   * recoverInterruptedGenerations). On the in-process database every such answer is repaired at
+   * start-up. @default 10_000 ms
+   */
+  heartbeatMs: number;
 }
 
 export const DEFAULT_SESSIONS_LIMITS: SessionsLimits = {
   maxMessageChars: 32_000,
   historyMessages: 20,
   disconnectGraceMs: 300,
+  generationTimeoutMs: 600_000,
+  checkpointMs: 2_000,
+  heartbeatMs: 10_000,
 };
+
+/** The abort reason of an answer stopped by `generationTimeoutMs`. */
+class GenerationTimeout extends Error {
+  constructor(ms: number) {
+    super(
+      `the answer was still generating after ${ms} ms and was stopped; what it produced is stored and metered — send a shorter request or raise generationTimeoutMs`,
+    );
+    this.name = 'GenerationTimeout';
+  }
+}
 
 export interface PersonaRow {
   id: string;
@@ -191,6 +226,8 @@ export const sessionStream = (sessionId: string) => `session:${sessionId}`;
  * change produces go to the outbox in the same transaction.
  */
 export class SessionService {
+  /** This process's generator id: written on the answers it generates (crash repair). */
+  readonly instanceId = randomUUID();
   private readonly active = new Map<string, ReservedGeneration>();
   /** Sessions whose model stream is still open (the part that costs tokens). */
   private readonly streaming = new Set<string>();
@@ -809,12 +846,12 @@ export class SessionService {
          SELECT GREATEST(clock_timestamp(),
            (SELECT max(created_at) FROM sessions.messages WHERE session_id = $2::uuid) + interval '1 microsecond') AS at
        ), added AS (
-         INSERT INTO sessions.messages (id, tenant_id, session_id, role, content, status, citations, created_at)
-         SELECT m.id, $1::uuid, $2::uuid, m.role, m.content, m.status, m.citations, stamp.at + m.later
-           FROM stamp, (VALUES (gen_random_uuid(), 'USER', $3::text, 'COMPLETE', '[]'::jsonb, interval '0'),
+         INSERT INTO sessions.messages (id, tenant_id, session_id, role, content, status, citations, created_at, generator)
+         SELECT m.id, $1::uuid, $2::uuid, m.role, m.content, m.status, m.citations, stamp.at + m.later, m.generator
+           FROM stamp, (VALUES (gen_random_uuid(), 'USER', $3::text, 'COMPLETE', '[]'::jsonb, interval '0', NULL::uuid),
                                (coalesce($8::uuid, gen_random_uuid()), 'ASSISTANT', '', 'STREAMING', $4::jsonb,
-                                interval '1 microsecond'))
-                AS m(id, role, content, status, citations, later)
+                                interval '1 microsecond', $9::uuid))
+                AS m(id, role, content, status, citations, later, generator)
          RETURNING ${MESSAGE_COLUMNS}
        ), touched AS (
          UPDATE sessions.sessions SET updated_at = now() WHERE id = $2::uuid
@@ -834,6 +871,7 @@ export class SessionService {
         caller.subject,
         content.length,
         assistantId,
+        this.instanceId,
       ],
       // Planned once: this four-part statement cost ~570 µs to plan on PGlite, every message.
       { name: 'sessions.send.write' },
@@ -996,23 +1034,50 @@ export class SessionService {
     const started = answer.modelStartedAt;
     let ttftMs: number | null = null;
     let text = '';
-    let usage = { promptTokens: 0, completionTokens: 0 };
+    let deltas = 0;
+    // The engine's running counts (deltas carry them where it reports them) and its final usage.
+    let running: TokenUsage | undefined;
+    let usage: (TokenUsage & { source: UsageSource }) | undefined;
     let finishReason = 'stop';
     let status: MessageRow['status'] = 'COMPLETE';
     let failure: { code: string; message: string; retriable: boolean } | undefined;
 
+    const timeout = setTimeout(
+      () => generation.abort.abort(new GenerationTimeout(this.limits.generationTimeoutMs)),
+      this.limits.generationTimeoutMs,
+    );
+    timeout.unref();
+    let checkpointed = 0;
+    const checkpoints = startCheckpoints(
+      this.db,
+      caller.tenantId,
+      messageId,
+      this.limits.checkpointMs,
+      () => {
+        if (deltas === checkpointed) return undefined;
+        checkpointed = deltas;
+        return { content: text, ...(running ?? { promptTokens: 0, completionTokens: deltas }) };
+      },
+    );
     this.streaming.add(sessionId);
     try {
       for await (const chunk of answer.chunks) {
-        // Chunks the client library already buffered must not outlive a cancellation.
-        if (signal.aborted) break;
         if (chunk.type === 'delta') {
-          ttftMs ??= Math.round(performance.now() - started);
           text += chunk.text;
+          deltas++;
+          if (chunk.usage) running = chunk.usage;
+          // Cancelled: the adapter ends its stream (with its usage) at once; a delta it had
+          // already delivered is stored and counted, but no longer sent.
+          if (signal.aborted) continue;
+          ttftMs ??= Math.round(performance.now() - started);
           await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
           answer.onAnswering?.(lastSequence);
         } else if (chunk.type === 'usage') {
-          usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
+          usage = {
+            promptTokens: chunk.promptTokens,
+            completionTokens: chunk.completionTokens,
+            source: chunk.source ?? 'engine',
+          };
         } else {
           finishReason = chunk.reason;
         }
@@ -1034,9 +1099,23 @@ export class SessionService {
         if (!(error instanceof ChatModelError)) console.error('[sessions] generation failed', error);
       }
     } finally {
+      clearTimeout(timeout);
       this.streaming.delete(sessionId);
       answer.onAnswering?.();
     }
+    if (signal.reason instanceof GenerationTimeout) {
+      status = 'FAILED';
+      finishReason = 'timeout';
+      failure = { code: 'UNAVAILABLE', message: signal.reason.message, retriable: true };
+    }
+    await checkpoints.stop();
+    // What the answer used, however it ended: the engine's usage; else its running counts; else
+    // (an adapter that reported neither) the deltas received.
+    const used: TokenUsage & { source: UsageSource } =
+      usage ??
+      (running
+        ? { ...running, source: 'engine' }
+        : { promptTokens: 0, completionTokens: deltas, source: 'estimate' });
 
     // Answered first (answerFirst): the messages may still be being stored.
     const booking = await answer.booking;
@@ -1069,60 +1148,44 @@ export class SessionService {
       return;
     }
 
-    const price = this.prices[answer.model];
-    const cost =
-      price && status === 'COMPLETE' ? costUsd(price, usage.promptTokens, usage.completionTokens) : 0;
-    if (status === 'COMPLETE') {
-      await emit({ type: 'USAGE', messageId, ...usage, costUsd: cost, occurredAt: now() });
-    }
+    // Every ending is metered and published the same way (recordAnswer), cancelled ones too.
+    const cost = answerCost(this.prices, answer.model, used.promptTokens, used.completionTokens);
+    await emit({
+      type: 'USAGE',
+      messageId,
+      promptTokens: used.promptTokens,
+      completionTokens: used.completionTokens,
+      costUsd: cost,
+      occurredAt: now(),
+    });
     const latencyMs = Math.round(performance.now() - started);
     // The final event's sequence is reserved in the row written before it is emitted, so a
     // client that sees COMPLETED can read the stored totals, and a restarted log continues above.
     const finalSequence = lastSequence + 1;
-    await this.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
-      await tx.query(
-        `UPDATE sessions.messages SET content = $2, status = $3, prompt_tokens = $4, completion_tokens = $5,
-                cost_usd = $6, latency_ms = $7, ttft_ms = $8, finish_reason = $9 WHERE id = $1`,
-        [
+    await this.db.withScope({ tenantId: caller.tenantId }, (tx) =>
+      recordAnswer(
+        tx,
+        this.outbox,
+        {
+          tenantId: caller.tenantId,
+          sessionId,
           messageId,
-          text,
+          userId: caller.subject,
+          provider: answer.provider,
+          model: answer.model,
+          content: text,
           status,
-          usage.promptTokens,
-          usage.completionTokens,
-          cost,
+          finishReason,
+          promptTokens: used.promptTokens,
+          completionTokens: used.completionTokens,
+          usageSource: used.source,
           latencyMs,
           ttftMs,
-          finishReason,
-        ],
-        { name: 'sessions.answer.message' },
-      );
-      await tx.query(
-        `UPDATE sessions.sessions SET prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3,
-                cost_usd = cost_usd + $4, last_sequence = GREATEST(last_sequence, $5), updated_at = now() WHERE id = $1`,
-        [sessionId, usage.promptTokens, usage.completionTokens, cost, finalSequence],
-        { name: 'sessions.answer.session' },
-      );
-      await this.outbox.enqueue(tx, caller.tenantId, SLM_REQUESTS_TOPIC, 'slm.request', {
-        sessionId,
-        messageId,
-        userId: caller.subject,
-        provider: answer.provider,
-        model: answer.model,
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        costUsd: cost,
-        latencyMs,
-        timeToFirstTokenMs: ttftMs,
-        status,
-        finishReason,
-      });
-      await this.outbox.enqueue(tx, caller.tenantId, CONVERSATION_TOPIC, `message.${status.toLowerCase()}`, {
-        sessionId,
-        messageId,
-        role: 'ASSISTANT',
-        chars: text.length,
-      });
-    });
+          finalSequence,
+        },
+        cost,
+      ),
+    );
     this.outbox.kick();
     setBounded(this.conversations, key, {
       history: [

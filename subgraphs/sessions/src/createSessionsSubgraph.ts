@@ -15,12 +15,18 @@ import {
 } from './models';
 import { OutboxRelay } from './OutboxRelay';
 import { DEFAULT_PRICES, type PriceTable } from './prices';
+import { startGenerationRecovery } from './recoverInterruptedGenerations';
 
 type SessionEventTypename = NonNullable<
   Awaited<ReturnType<NonNullable<Resolvers['SessionEvent']>['__resolveType']>>
 >;
 
-import { DEFAULT_SESSIONS_LIMITS, SessionService, type SessionsLimits } from './SessionService';
+import {
+  DEFAULT_SESSIONS_LIMITS,
+  SessionService,
+  type SessionsLimits,
+  sessionStream,
+} from './SessionService';
 
 export interface SessionsDeps {
   db: SqlDatabase;
@@ -81,16 +87,28 @@ const EVENT_TYPENAMES: Record<
 /** The sessions subgraph: build it, then serve it with `serveSubgraph` (or `main.ts`). */
 export async function createSessionsSubgraph(deps: SessionsDeps): Promise<SessionsSubgraph> {
   const outbox = new OutboxRelay(deps.db, deps.events, { pollMs: deps.outboxPollMs ?? 1000 }).start();
+  const limits = { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits };
+  const prices = deps.prices ?? DEFAULT_PRICES;
   const service = new SessionService(
     deps.db,
     deps.streams,
     deps.models,
-    deps.prices ?? DEFAULT_PRICES,
+    prices,
     outbox,
-    { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits },
+    limits,
     deps.policy,
     deps.retriever,
   );
+  // Answers a stopped process left STREAMING are ended (FAILED, metered) before this one serves.
+  const recovery = await startGenerationRecovery({
+    db: deps.db,
+    streams: deps.streams,
+    outbox,
+    prices,
+    instanceId: service.instanceId,
+    heartbeatMs: limits.heartbeatMs,
+    streamOf: sessionStream,
+  });
 
   const resolvers: Resolvers = {
     Query: {
@@ -163,6 +181,7 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
     service,
     outbox,
     async [Symbol.asyncDispose]() {
+      await recovery.stop();
       await service[Symbol.asyncDispose]();
       await outbox.drain().catch(() => 0);
       await outbox[Symbol.asyncDispose]();
