@@ -12,15 +12,16 @@ export interface CapsuleModel {
  * The capsule-run activities, wired the same way wherever a worker runs (the embedded platform's
  * journal engine and the standalone worker process): the runtime's database, streams, artifact
  * storage and policy decider, memory through the `capsuleRecall` port, and the capsule model.
+ * Without `streams` run events are only written to the database (subscriptions then poll it).
  */
 export function createCapsuleRunActivities(
-  runtime: Pick<ModuleRuntime, 'db' | 'streams' | 'objectStorage' | 'policy'>,
+  runtime: Pick<ModuleRuntime, 'db' | 'objectStorage' | 'policy'> & Partial<Pick<ModuleRuntime, 'streams'>>,
   ports: Partial<Pick<CrossDomainPorts, 'capsuleRecall'>>,
   capsuleModel?: CapsuleModel,
 ) {
   return createActivities({
     db: runtime.db,
-    streams: runtime.streams,
+    ...(runtime.streams ? { streams: runtime.streams } : {}),
     storage: runtime.objectStorage,
     policy: runtime.policy,
     ...(ports.capsuleRecall ? { retriever: ports.capsuleRecall } : {}),

@@ -16,12 +16,13 @@ import { capsuleRunWorkflow } from '../src/capsuleRunWorkflow';
 import { runRow, seedRun, step, until } from './support';
 
 /**
- * Durability on both engines: the worker is a real child process (workers/src/worker.ts); it is
+ * Durability on both engines: the worker is a real child process (platform/src/worker.ts); it is
  * SIGKILLed while a run's second step is in flight, restarted, and the run completes. The tool
  * steps' side effect (a row in capsules.tool_invocations, PostgreSQL) exists exactly once per step,
  * the step finished before the crash is not executed again, and the interrupted one is.
  */
-const WORKER = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
+// The worker process is built by the composition root, wired as the embedded platform wires it.
+const WORKER = fileURLToPath(new URL('../../platform/src/worker.ts', import.meta.url));
 const definition: CapsuleDefinition = {
   name: 'crash-me',
   version: '1.0.0',
