@@ -10,11 +10,14 @@ import { GraphQLError, getOperationAST, type OperationTypeNode, parse } from 'gr
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createTokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
+import { gatewayPersistedDocuments, type PersistedDocuments } from './persistedDocuments';
 import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
 import { usePolicy } from './plugins/usePolicy';
 import { readPolicyDirectives } from './plugins/usePolicyDirectives';
 import { useSignedSubgraphRequests } from './plugins/useSignedSubgraphRequests';
 import { bearerToken, type SomaRouterContext, useTokenVerification } from './plugins/useTokenVerification';
+import { limitConnectionsPerIp } from './server/limitConnectionsPerIp';
+import { limitMessageRate } from './server/limitMessageRate';
 
 /** Limits that protect the router; all ON by default (docs/router.md explains each). */
 export interface RouterLimits {
@@ -28,6 +31,16 @@ export interface RouterLimits {
   /** Concurrent subscriptions on one WebSocket. @default 20 */ maxSubscriptionsPerConnection: number;
   /** A socket that has not sent connection_init by then is closed (4408). @default 3000 */
   connectionInitTimeoutMs: number;
+  /** A request whose headers are not all in by then gets 408 and is closed. @default 10_000 */
+  headersTimeoutMs: number;
+  /** The same for the whole request, body included (slow bodies). @default 30_000 */
+  requestTimeoutMs: number;
+  /** TCP connections one client address may hold open (HTTP and WebSocket); 0: no cap. @default 256 */
+  maxConnectionsPerIp: number;
+  /** graphql-ws messages per second one socket may send, sustained; over it: close 4429. @default 50 */
+  wsMessagesPerSecond: number;
+  /** graphql-ws messages one socket may send at once after a quiet spell. @default 100 */
+  wsMessageBurst: number;
 }
 
 export const DEFAULT_LIMITS: RouterLimits = {
@@ -40,6 +53,11 @@ export const DEFAULT_LIMITS: RouterLimits = {
   maxBodyBytes: 1_048_576,
   maxSubscriptionsPerConnection: 20,
   connectionInitTimeoutMs: 3000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnectionsPerIp: 256,
+  wsMessagesPerSecond: 50,
+  wsMessageBurst: 100,
 };
 
 export interface RouterOptions {
@@ -71,6 +89,13 @@ export interface RouterOptions {
    */
   allowedOrigins?: string[];
   limits?: Partial<RouterLimits>;
+  /**
+   * Safelist: run only these registered operations (`createPersistedDocuments` /
+   * `loadPersistedDocuments`), named by `documentId` or `extensions.persistedQuery.sha256Hash`;
+   * query text is refused (403 PERSISTED_QUERY_REQUIRED), unknown ids too (400
+   * PERSISTED_QUERY_NOT_FOUND). docs/router.md. @default undefined (any operation)
+   */
+  persistedDocuments?: PersistedDocuments;
   /**
    * Enforce the supergraph's `@policy` / `@requiresCapability` directives and the per-operation
    * policy with this decider (docs/policy.md). Without it the router asks no policy and the
@@ -150,6 +175,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     disableIntrospection: introspection ? undefined : { disableIf: () => true },
     maskedErrors: { maskError: maskUnexpectedError },
     batching: { limit: limits.maxBatchSize },
+    ...(options.persistedDocuments
+      ? { persistedDocuments: gatewayPersistedDocuments(options.persistedDocuments) }
+      : {}),
     csrfPrevention: { requestHeaders: ['x-graphql-csrf-token', 'content-type-json'] },
     cors: (request) => {
       const origin = request.headers.get('origin');
@@ -252,7 +280,10 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     }
   });
 
+  limitConnectionsPerIp(http, limits.maxConnectionsPerIp);
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxBodyBytes });
+  const wsRate = { perSecond: limits.wsMessagesPerSecond, burst: limits.wsMessageBurst };
+  wss.on('connection', (ws) => limitMessageRate(ws, wsRate));
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://router').pathname;
     if (path !== '/graphql' || !originAllowed(req.headers.origin)) {
@@ -308,7 +339,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         const active = ctx.extra.activeSubscriptions;
         // Only subscriptions count: a query or mutation sent over the socket (a streaming
         // client's sendMessage) ends by itself and must not be refused because the socket is full.
-        if (operationTypeOf(payload.query, payload.operationName, limits.maxTokens) === 'subscription') {
+        const document = options.persistedDocuments?.documentFor(payload) ?? payload.query;
+        if (operationTypeOf(document, payload.operationName, limits.maxTokens) === 'subscription') {
           if (active.size >= limits.maxSubscriptionsPerConnection) {
             return [
               new GraphQLError(
@@ -334,7 +366,10 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     wss,
   );
 
-  const { port } = await listenHttp(http, options.port ?? 0, host);
+  const { port } = await listenHttp(http, options.port ?? 0, host, {
+    headersTimeoutMs: limits.headersTimeoutMs,
+    requestTimeoutMs: limits.requestTimeoutMs,
+  });
   selfOrigin = `http://${host}:${port}`;
 
   let closed = false;

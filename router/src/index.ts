@@ -8,3 +8,9 @@ export {
   type RouterOptions,
   type RunningRouter,
 } from './createRouter';
+export {
+  createPersistedDocuments,
+  loadPersistedDocuments,
+  type PersistedDocuments,
+  PersistedDocumentsError,
+} from './persistedDocuments';

@@ -140,7 +140,10 @@ function checkEnvelope(
   secret: string,
   req: SignableRequest,
   envelope: unknown,
-  { now = Math.floor(Date.now() / 1000), maxAgeSeconds = ROUTER_ENVELOPE_MAX_AGE_SECONDS }: VerifyEnvelopeOptions,
+  {
+    now = Math.floor(Date.now() / 1000),
+    maxAgeSeconds = ROUTER_ENVELOPE_MAX_AGE_SECONDS,
+  }: VerifyEnvelopeOptions,
 ): { claims: VerifiedClaims | null; iat: number; nonce: string } {
   if (typeof envelope !== 'object' || envelope === null) {
     throw new EnvelopeRejected('missing router signature: subgraphs accept requests from the router only');
@@ -163,5 +166,6 @@ function checkEnvelope(
   }
   return { claims, iat, nonce };
 }
+
 export { InMemoryNonceStore, type InMemoryNonceStoreOptions } from './InMemoryNonceStore';
 export { holdsCapability, requireTenantCaller, type TenantCaller } from './requireTenantCaller';

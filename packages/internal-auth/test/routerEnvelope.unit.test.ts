@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryNonceStore } from '../src/InMemoryNonceStore';
-import { acceptRouterEnvelope, EnvelopeRejected, signRouterEnvelope, verifyRouterEnvelope } from '../src/index';
+import {
+  acceptRouterEnvelope,
+  EnvelopeRejected,
+  signRouterEnvelope,
+  verifyRouterEnvelope,
+} from '../src/index';
 
 const req = { query: '{ a }', variables: { x: 1 } };
 

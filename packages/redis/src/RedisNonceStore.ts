@@ -23,7 +23,13 @@ export class RedisNonceStore implements NonceStore {
   }
 
   async claimOnce(nonce: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.redis.set(`${this.prefix}${nonce}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    const reply = await this.redis.set(
+      `${this.prefix}${nonce}`,
+      '1',
+      'PX',
+      Math.max(1, Math.ceil(ttlMs)),
+      'NX',
+    );
     return reply === 'OK';
   }
 
