@@ -37,6 +37,12 @@ const Env = z.object({
   SOMA_PLATFORM_ADMIN_KEY: z.string().min(32).optional(),
   /** Seals the token-signing private keys at rest; generated into the data dir when unset. */
   SOMA_SIGNING_KEY_SECRET: z.string().min(32).optional(),
+  /**
+   * HMAC secret of the router's signed subgraph requests (never logged). Unset: random per start,
+   * right while every subgraph runs in this process; a subgraph run as its own process (e.g.
+   * subgraphs/identity/src/main.ts) must be given the same value.
+   */
+  SOMA_ROUTER_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
   SOMA_INTROSPECTION: bool.default(true),
   SOMA_ALLOWED_ORIGINS: z.string().default(''),
   /** JSON: [{ "issuer": "...", "audience": "...", "jwksUrl"?: "...", "tenantClaim"?: "soma_tenant" }] */
@@ -208,7 +214,7 @@ const platform = await startPlatform({
   port: env.SOMA_PORT,
   issuer: env.SOMA_ISSUER ?? `http://${env.SOMA_HOST}:${env.SOMA_PORT}`,
   audience: env.SOMA_AUDIENCE,
-  routerSecret: randomBytes(32).toString('base64url'),
+  routerSecret: env.SOMA_ROUTER_SECRET ?? randomBytes(32).toString('base64url'),
   platformAdminKey,
   signingKeySecret,
   introspection: env.SOMA_INTROSPECTION,
