@@ -1,5 +1,15 @@
-export { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
-export { type OidcClaimMapping, oidcClaims } from './auth/oidcClaims';
+export {
+  createTokenVerifier,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  type TokenVerifier,
+  type TrustedIssuer,
+} from './auth/createTokenVerifier';
+export {
+  boundCapabilities,
+  type OidcClaimMapping,
+  type OidcTenantBinding,
+  oidcClaims,
+} from './auth/oidcClaims';
 export { composeSupergraph, readSupergraphConfig } from './compose/composeSupergraph';
 export {
   createRouter,

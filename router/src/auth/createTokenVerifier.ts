@@ -5,6 +5,7 @@ import {
   decodeJwt,
   decodeProtectedHeader,
   errors,
+  type JWTHeaderParameters,
   type JWTPayload,
   jwtVerify,
 } from 'jose';
@@ -23,8 +24,28 @@ export interface TrustedIssuer {
    * @default ['ES256', 'RS256', 'EdDSA', 'PS256']
    */
   algorithms?: string[];
-  /** Turns a verified payload into the claims subgraphs receive. */
-  toClaims: (payload: JWTPayload, issuer: string) => VerifiedClaims;
+  /**
+   * Required `typ` header (RFC 8725 §3.11), compared case-insensitively with any `application/`
+   * prefix removed, e.g. `'at+jwt'` for RFC 9068 access tokens (SomaAgent's own and
+   * oidc-provider's). Unset: `typ` is not checked (Keycloak, for one, writes `JWT`).
+   */
+  typ?: string;
+  /**
+   * Longest lifetime accepted, in seconds: `exp − iat`, or `exp − now` when the token has no
+   * `iat`. A stolen token is only as dangerous as it is long-lived, so an issuer misconfigured
+   * to mint day-long or permanent tokens is refused rather than trusted.
+   * @default 86_400 (24 h)
+   */
+  maxTokenLifetimeSeconds?: number;
+  /**
+   * Turns a verified payload into the claims subgraphs receive. Throwing (or rejecting) refuses
+   * the token with 401 and the error's message.
+   */
+  toClaims: (
+    payload: JWTPayload,
+    issuer: string,
+    header: JWTHeaderParameters,
+  ) => VerifiedClaims | Promise<VerifiedClaims>;
 }
 
 export interface TokenVerifier {
@@ -43,7 +64,15 @@ export interface TokenVerifierOptions {
   reuseVerifiedForMs?: number;
   /** At most this many verified tokens are remembered (oldest forgotten first). @default 10_000 */
   maxReusedTokens?: number;
+  /** Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. @default 5 */
+  clockToleranceSeconds?: number;
 }
+
+/** Default of {@link TrustedIssuer.maxTokenLifetimeSeconds}. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
+/** `typ` as RFC 8725 compares it: case-insensitive, `application/` optional. */
+const normaliseTyp = (typ: string) => typ.toLowerCase().replace(/^application\//, '');
 
 const DEFAULT_ALGORITHMS = ['ES256', 'RS256', 'EdDSA', 'PS256'];
 
@@ -84,8 +113,13 @@ export function createTokenVerifier(
 ): TokenVerifier {
   const reuseMs = options.reuseVerifiedForMs ?? 60_000;
   const maxReused = options.maxReusedTokens ?? 10_000;
+  const tolerance = options.clockToleranceSeconds ?? 5;
   /** Tokens verified lately → their claims, and until when they may be reused (ms). */
   const verified = new Map<string, { claims: VerifiedClaims; until: number }>();
+  for (const { issuer, maxTokenLifetimeSeconds: max } of issuers) {
+    if (max !== undefined && !(Number.isInteger(max) && max > 0))
+      throw new RangeError(`maxTokenLifetimeSeconds of ${issuer} must be a positive integer`);
+  }
   const byIssuer = new Map(
     issuers.map((config) => {
       let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
@@ -135,22 +169,52 @@ export function createTokenVerifier(
     }
     const entry = issuer ? byIssuer.get(issuer) : undefined;
     if (!entry) throw unauthenticated(`token issuer ${JSON.stringify(issuer ?? null)} is not trusted`);
+    const { config } = entry;
     let payload: JWTPayload;
+    let header: JWTHeaderParameters;
     try {
-      ({ payload } = await jwtVerify(token, await entry.keys(), {
-        issuer: entry.config.issuer,
-        audience: entry.config.audience,
-        algorithms: entry.config.algorithms ?? DEFAULT_ALGORITHMS,
+      ({ payload, protectedHeader: header } = await jwtVerify(token, await entry.keys(), {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: config.algorithms ?? DEFAULT_ALGORITHMS,
         requiredClaims: ['exp'],
-        clockTolerance: 5,
+        clockTolerance: tolerance,
       }));
     } catch (error) {
       throw explain(error);
     }
+    checkHygiene(config, header, payload);
     try {
-      return entry.config.toClaims(payload, entry.config.issuer);
+      return await config.toClaims(payload, config.issuer, header);
     } catch (error) {
+      if (error instanceof SomaError) throw error;
       throw unauthenticated(`token claims are not usable: ${(error as Error).message}`);
+    }
+  }
+
+  /** What jose leaves to the caller: `typ`, the lifetime bound and an `iat` from the future. */
+  function checkHygiene(config: TrustedIssuer, header: JWTHeaderParameters, payload: JWTPayload): void {
+    if (config.typ !== undefined) {
+      const typ = typeof header.typ === 'string' ? normaliseTyp(header.typ) : undefined;
+      if (typ !== normaliseTyp(config.typ)) {
+        throw unauthenticated(
+          `token type (typ header) must be "${config.typ}", got ${JSON.stringify(header.typ ?? null)}: send an access token, not an ID or other token`,
+        );
+      }
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const exp = payload.exp as number;
+    if (payload.iat !== undefined && payload.iat > now + tolerance) {
+      throw unauthenticated(
+        'token was issued in the future (iat is ahead of the clock); check the issuer clock',
+      );
+    }
+    const max = config.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+    const lifetime = exp - (payload.iat ?? now);
+    if (lifetime > max) {
+      throw unauthenticated(
+        `token lifetime ${lifetime} s exceeds the ${max} s this issuer is allowed; issue shorter-lived tokens`,
+      );
     }
   }
 }

@@ -1,7 +1,38 @@
+import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { JWTPayload } from 'jose';
 
+/** One tenant an external issuer may act for, and what its tokens may do there. */
+export interface OidcTenantBinding {
+  /** The SomaAgent tenant id (uuid) the token acts for. */
+  tenantId: string;
+  /**
+   * The value of the tenant claim that names this tenant (an IdP usually knows its own
+   * organisation name, not our uuid).
+   * @default tenantId
+   */
+  claimValue?: string;
+  /**
+   * The most a token may receive here: capabilities from its scopes are intersected with this
+   * list. `'*'` (every capability, e.g. minting API keys) only when listed explicitly. An empty
+   * list makes the tokens authenticate but grants nothing.
+   */
+  allowedCapabilities: readonly string[];
+  /**
+   * Role names the external identity holds in the tenant (visible to policy as `roles`, e.g.
+   * Rego rules keyed on a role). Roles do not add capabilities: the allowlist bounds them.
+   * @default []
+   */
+  roles?: readonly string[];
+}
+
 export interface OidcClaimMapping {
+  /**
+   * The tenants this issuer may act for. A token naming a tenant not listed (or naming none while
+   * several are listed, or naming one with a value that is not a short string) is refused with
+   * 401. With one binding, a token without the tenant claim acts for that tenant.
+   */
+  tenants: readonly OidcTenantBinding[];
   /**
    * Claim that names the SomaAgent tenant the external identity acts for.
    * @default 'soma_tenant'
@@ -12,24 +43,105 @@ export interface OidcClaimMapping {
    * @default 'soma:'
    */
   capabilityScopePrefix?: string;
+  /**
+   * Explicit scope → capabilities, for IdPs whose scopes are coarse (`soma:read`). A scope listed
+   * here maps only to these; other scopes fall back to the prefix rule. The allowlist still bounds
+   * the result.
+   * @default {}
+   */
+  scopeCapabilities?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Put before the token's `sub` to form the SomaAgent subject, so an external subject can never
+   * equal a SomaAgent user id (memory's per-user scope, `viewer`, audit actors key on it).
+   * @default `oidc:<issuer>#`
+   */
+  subjectPrefix?: string;
 }
 
-/** Claims of a token from an external OIDC issuer (Keycloak, any certified OP). */
-export const oidcClaims =
-  ({ tenantClaim = 'soma_tenant', capabilityScopePrefix = 'soma:' }: OidcClaimMapping = {}) =>
-  (payload: JWTPayload, issuer: string): VerifiedClaims => {
-    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-    const tenant = payload[tenantClaim];
+/** Longest tenant claim value and `sub` looked at; longer ones are refused, not truncated. */
+const MAX_CLAIM_LENGTH = 255;
+
+const refused = (message: string) => new SomaError('UNAUTHENTICATED', message, { http: { status: 401 } });
+
+/**
+ * The capabilities a token receives: what its scopes grant, intersected with the allowlist.
+ * `'*'` on one side means "everything the other side names".
+ */
+export function boundCapabilities(granted: Iterable<string>, allowed: readonly string[]): string[] {
+  const wanted = new Set(granted);
+  if (wanted.has('*')) return [...new Set(allowed)].sort();
+  if (allowed.includes('*')) return [...wanted].sort();
+  return [...wanted].filter((c) => allowed.includes(c)).sort();
+}
+
+/**
+ * Claims of a token from an external OIDC issuer (Keycloak, any certified OP), bound to the
+ * tenants it is configured for. Throws UNAUTHENTICATED (401) for a tenant claim that is not one of
+ * them or not a usable string.
+ *
+ * @example
+ * oidcClaims({
+ *   tenants: [{ tenantId: '5f0c…', claimValue: 'acme', allowedCapabilities: ['identity:users:read'] }],
+ *   scopeCapabilities: { 'soma:read': ['identity:users:read', 'identity:tenant:read'] },
+ * })
+ */
+export function oidcClaims(mapping: OidcClaimMapping) {
+  const {
+    tenants,
+    tenantClaim = 'soma_tenant',
+    capabilityScopePrefix = 'soma:',
+    scopeCapabilities = {},
+  } = mapping;
+  if (!Array.isArray(tenants) || tenants.length === 0) {
+    throw new RangeError(
+      'oidcClaims: an external issuer must be bound to at least one tenant (tenants: [...])',
+    );
+  }
+  const byClaim = new Map<string, OidcTenantBinding>();
+  for (const binding of tenants) {
+    const key = binding.claimValue ?? binding.tenantId;
+    if (byClaim.has(key)) throw new RangeError(`oidcClaims: tenant claim value "${key}" is bound twice`);
+    byClaim.set(key, binding);
+  }
+  const only = tenants.length === 1 ? tenants[0] : undefined;
+
+  return (payload: JWTPayload, issuer: string): VerifiedClaims => {
+    const binding = bindingFor(payload[tenantClaim]);
+    const rawSubject = payload.sub ?? payload.client_id;
+    if (typeof rawSubject !== 'string' || rawSubject === '' || rawSubject.length > MAX_CLAIM_LENGTH) {
+      throw refused(`token needs a "sub" of 1-${MAX_CLAIM_LENGTH} characters`);
+    }
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    const granted = scopes.flatMap((scope) =>
+      Object.hasOwn(scopeCapabilities, scope)
+        ? [...(scopeCapabilities[scope] ?? [])]
+        : scope.startsWith(capabilityScopePrefix)
+          ? [scope.slice(capabilityScopePrefix.length)]
+          : [],
+    );
     return {
-      subject: String(payload.sub ?? payload.client_id ?? 'unknown'),
-      tenantId: typeof tenant === 'string' && tenant.length > 0 ? tenant : null,
-      roles: [],
-      capabilities: scopes
-        .filter((s) => s.startsWith(capabilityScopePrefix))
-        .map((s) => s.slice(capabilityScopePrefix.length)),
+      subject: `${mapping.subjectPrefix ?? `oidc:${issuer}#`}${rawSubject}`,
+      tenantId: binding.tenantId,
+      roles: [...(binding.roles ?? [])],
+      capabilities: boundCapabilities(granted, binding.allowedCapabilities),
       platformAdmin: false,
       issuer,
       expiresAt: payload.exp ?? 0,
       authMethod: 'oidc',
     };
   };
+
+  function bindingFor(claim: unknown): OidcTenantBinding {
+    if (claim === undefined || claim === null) {
+      if (only) return only;
+      throw refused(`token names no tenant ("${tenantClaim}" claim); this issuer serves several`);
+    }
+    if (typeof claim !== 'string' || claim.length === 0 || claim.length > MAX_CLAIM_LENGTH) {
+      throw refused(`token claim "${tenantClaim}" must be a string of 1-${MAX_CLAIM_LENGTH} characters`);
+    }
+    const binding = byClaim.get(claim);
+    // The value is not echoed: it is the caller's, and may be long or crafted.
+    if (!binding) throw refused(`token claim "${tenantClaim}" names a tenant this issuer may not act for`);
+    return binding;
+  }
+}

@@ -1,5 +1,5 @@
 import type { VerifiedClaims } from '@somaagent/internal-auth';
-import type { JWTPayload } from 'jose';
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
 
 /** Values of the `amr` claim in tokens this platform issues. */
 export type AccessTokenAuthMethod = 'password' | 'api_key' | 'platform_key';
@@ -14,6 +14,9 @@ export interface AccessTokenClaims {
   amr: AccessTokenAuthMethod;
 }
 
+/** `typ` header of the access tokens this platform issues (RFC 9068). */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
 const AUTH_METHODS = new Set<VerifiedClaims['authMethod']>(['password', 'api_key', 'platform_key', 'oidc']);
 
 const stringArray = (value: unknown, name: string): string[] => {
@@ -27,13 +30,23 @@ const stringArray = (value: unknown, name: string): string[] => {
 /**
  * Maps the payload of a VERIFIED access token (signature, `iss`, `aud`, `exp` already checked,
  * e.g. by jose `jwtVerify`) to the claims the router forwards to subgraphs. Pure; throws a
- * TypeError naming the claim when the payload is not one this platform issues.
+ * TypeError naming the claim when the payload is not one this platform issues. Given the
+ * protected header (the router's verifier passes it), its `typ` must be `at+jwt`: another JWT
+ * signed with the same keys is not an access token.
  *
  * @example
- * const { payload } = await jwtVerify(token, jwks, { issuer, audience });
- * const claims = claimsFromAccessTokenPayload(payload);
+ * const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer, audience });
+ * const claims = claimsFromAccessTokenPayload(payload, issuer, protectedHeader);
  */
-export function claimsFromAccessTokenPayload(payload: JWTPayload): VerifiedClaims {
+export function claimsFromAccessTokenPayload(
+  payload: JWTPayload,
+  _issuer?: string,
+  header?: JWTHeaderParameters,
+): VerifiedClaims {
+  const typ = typeof header?.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : null;
+  if (header && typ !== ACCESS_TOKEN_TYP) {
+    throw new TypeError(`token type (typ header) must be "${ACCESS_TOKEN_TYP}": send an access token`);
+  }
   const { sub, iss, exp } = payload;
   if (typeof sub !== 'string' || sub === '') throw new TypeError('access token has no "sub" claim');
   if (typeof iss !== 'string') throw new TypeError('access token has no "iss" claim');
