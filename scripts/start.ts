@@ -45,7 +45,12 @@ const Env = z.object({
   SOMA_ROUTER_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
   SOMA_INTROSPECTION: bool.default(true),
   SOMA_ALLOWED_ORIGINS: z.string().default(''),
-  /** JSON: [{ "issuer": "...", "audience": "...", "jwksUrl"?: "...", "tenantClaim"?: "soma_tenant" }] */
+  /**
+   * JSON: [{ "issuer", "audience", "jwksUrl"?, "typ"?, "maxTokenLifetimeSeconds"? = 86400,
+   * "tenantClaim"? = "soma_tenant", "capabilityScopePrefix"? = "soma:", "scopeCapabilities"?,
+   * "subjectPrefix"?, "tenants": [{ "tenantId", "claimValue"?, "allowedCapabilities", "roles"? }] }]
+   * (docs/security.md §1).
+   */
   SOMA_OIDC_ISSUERS: z.string().default('[]'),
   /** Any OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (personas use it). */
   SOMA_LLM_BASE_URL: z.string().url().optional(),
@@ -93,12 +98,31 @@ const ModelPrices = z.record(
   z.object({ promptUsdPerMillion: z.number().min(0), completionUsdPerMillion: z.number().min(0) }),
 );
 const OidcIssuers = z.array(
-  z.object({
-    issuer: z.string().url(),
-    audience: z.string().min(1),
-    jwksUrl: z.string().url().optional(),
-    tenantClaim: z.string().optional(),
-  }),
+  z
+    .object({
+      issuer: z.string().url(),
+      audience: z.string().min(1),
+      jwksUrl: z.string().url().optional(),
+      typ: z.string().min(1).optional(),
+      maxTokenLifetimeSeconds: z.number().int().positive().optional(),
+      tenantClaim: z.string().min(1).optional(),
+      capabilityScopePrefix: z.string().optional(),
+      scopeCapabilities: z.record(z.string(), z.array(z.string().min(1))).optional(),
+      subjectPrefix: z.string().optional(),
+      tenants: z
+        .array(
+          z
+            .object({
+              tenantId: z.string().uuid(),
+              claimValue: z.string().min(1).max(255).optional(),
+              allowedCapabilities: z.array(z.string().min(1)),
+              roles: z.array(z.string().min(1)).optional(),
+            })
+            .strict(),
+        )
+        .min(1, 'bind each external issuer to at least one tenant'),
+    })
+    .strict(),
 );
 
 const parsed = Env.safeParse(process.env);
@@ -229,12 +253,16 @@ const platform = await startPlatform({
     ? { model: remote, defaultModel: env.SOMA_LLM_MODEL ?? localModelName }
     : { model: local, defaultModel: localModelName },
   ...(prices ? { prices } : {}),
-  externalIssuers: oidcIssuers.map((i) => ({
-    issuer: i.issuer,
-    audience: i.audience,
-    ...(i.jwksUrl ? { jwksUrl: i.jwksUrl } : {}),
-    toClaims: oidcClaims(i.tenantClaim ? { tenantClaim: i.tenantClaim } : {}),
-  })),
+  externalIssuers: oidcIssuers.map(
+    ({ issuer, audience, jwksUrl, typ, maxTokenLifetimeSeconds, ...mapping }) => ({
+      issuer,
+      audience,
+      ...(jwksUrl ? { jwksUrl } : {}),
+      ...(typ ? { typ } : {}),
+      ...(maxTokenLifetimeSeconds ? { maxTokenLifetimeSeconds } : {}),
+      toClaims: oidcClaims(mapping),
+    }),
+  ),
 });
 
 // One write: whoever waits for a line of the banner (a supervisor, the tests) sees all of it.
