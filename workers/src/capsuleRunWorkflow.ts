@@ -12,7 +12,8 @@ import {
   type Condition,
 } from '@somaagent/capsule-contract';
 import type { ActivityOptions, WorkflowContext } from '@somaagent/ports';
-import type { CapsuleActivities, StepGate } from './activities';
+import type { StepGate } from './ActivitiesDeps';
+import type { CapsuleActivities } from './activities';
 import { lookup, render, type TemplateScope } from './template';
 
 /** Thrown for a step that cannot go on (rejected approval, approval timeout, missing sub-capsule). */
