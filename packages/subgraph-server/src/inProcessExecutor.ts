@@ -19,6 +19,23 @@ export interface SubgraphExecutionRequest {
   context?: unknown;
 }
 
+/**
+ * Name of the request extension (and router context key) that carries the client's IP, as the
+ * router's socket saw it, to subgraphs that throttle by it (identity's sign-in).
+ */
+export const CLIENT_IP_EXTENSION = 'somaClientIp';
+
+/** What a subgraph learns about the client request besides the verified claims. */
+export interface SubgraphRequestInfo {
+  clientIp?: string | undefined;
+}
+
+/** The client IP a router context or request extensions carry, if it is a plausible one. */
+export const clientIpFrom = (carrier: unknown): string | undefined => {
+  const value = (carrier as Record<string, unknown> | undefined)?.[CLIENT_IP_EXTENSION];
+  return typeof value === 'string' && value.length > 0 && value.length <= 64 ? value : undefined;
+};
+
 export type SubgraphExecutor = (
   request: SubgraphExecutionRequest,
 ) => Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>>;
@@ -26,7 +43,10 @@ export type SubgraphExecutor = (
 export interface InProcessSubgraphOptions<TContext> {
   name: string;
   schema: GraphQLSchema;
-  createContext: (claims: VerifiedClaims | null) => TContext | Promise<TContext>;
+  createContext: (
+    claims: VerifiedClaims | null,
+    request?: SubgraphRequestInfo,
+  ) => TContext | Promise<TContext>;
 }
 
 /**
@@ -62,7 +82,7 @@ export function createInProcessExecutor<TContext>(
       document: request.document,
       variableValues: request.variables ?? {},
       ...(request.operationName ? { operationName: request.operationName } : {}),
-      contextValue: await createContext(claims),
+      contextValue: await createContext(claims, { clientIp: clientIpFrom(request.context) }),
     };
     if (request.operationType !== 'subscription') return shaped(await execute(args));
     const result = await subscribe(args);

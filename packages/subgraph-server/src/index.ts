@@ -1,8 +1,11 @@
 export {
+  CLIENT_IP_EXTENSION,
+  clientIpFrom,
   createInProcessExecutor,
   type InProcessSubgraphOptions,
   type SubgraphExecutionRequest,
   type SubgraphExecutor,
+  type SubgraphRequestInfo,
 } from './inProcessExecutor';
 export { listenHttp } from './listenHttp';
 export {

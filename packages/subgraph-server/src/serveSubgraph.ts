@@ -12,6 +12,7 @@ import type { NonceStore } from '@somaagent/ports';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { clientIpFrom, type SubgraphRequestInfo } from './inProcessExecutor';
 import { listenHttp } from './listenHttp';
 
 export interface ServeSubgraphOptions<TContext> {
@@ -27,8 +28,11 @@ export interface ServeSubgraphOptions<TContext> {
    * in belongs to the caller. @default a new InMemoryNonceStore (this server alone), closed with it
    */
   nonces?: NonceStore;
-  /** Builds the per-operation context from the claims the router verified. */
-  createContext: (claims: VerifiedClaims | null) => TContext | Promise<TContext>;
+  /** Builds the per-operation context from the claims the router verified (and the client IP it forwarded). */
+  createContext: (
+    claims: VerifiedClaims | null,
+    request?: SubgraphRequestInfo,
+  ) => TContext | Promise<TContext>;
   /**
    * Interface to listen on. Subgraphs are internal: loopback unless the deployment puts them on
    * a private network.
@@ -150,7 +154,7 @@ export async function serveSubgraph<TContext extends object>(
       }
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: 'POST', headers, search: url.search, body },
-        context: async () => createContext(claims),
+        context: async () => createContext(claims, { clientIp: clientIpFrom(body.extensions) }),
       });
       for (const [key, value] of result.headers) res.setHeader(key, value);
       res.statusCode = result.status ?? 200;

@@ -1,6 +1,7 @@
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { defaultPrintFn } from '@graphql-tools/executor-common';
 import { ROUTER_ENVELOPE_EXTENSION, signRouterEnvelope } from '@somaagent/internal-auth';
+import { CLIENT_IP_EXTENSION } from '@somaagent/subgraph-server';
 import type { SomaRouterContext } from './useTokenVerification';
 
 /**
@@ -25,7 +26,14 @@ export function useSignedSubgraphRequests(
       );
       setExecutionRequest({
         ...executionRequest,
-        extensions: { ...executionRequest.extensions, [ROUTER_ENVELOPE_EXTENSION]: envelope },
+        extensions: {
+          ...executionRequest.extensions,
+          [ROUTER_ENVELOPE_EXTENSION]: envelope,
+          // Outside the MAC: only the router can reach a subgraph with a fresh, single-use envelope.
+          ...(executionRequest.context?.somaClientIp
+            ? { [CLIENT_IP_EXTENSION]: executionRequest.context.somaClientIp }
+            : {}),
+        },
       });
     },
   };

@@ -6,6 +6,8 @@ import type { TokenVerifier } from '../auth/createTokenVerifier';
 /** Context key holding the claims verified for this operation (`null` = anonymous). */
 export interface SomaRouterContext {
   somaClaims: VerifiedClaims | null;
+  /** The client's address as this router's socket saw it (sign-in throttling per IP). */
+  somaClientIp?: string;
 }
 
 export function bearerToken(authorization: string | null | undefined): string | null {
@@ -30,7 +32,12 @@ export function useTokenVerification(verifier: TokenVerifier): GatewayPlugin<Som
     async onContextBuilding({ context, extendContext }) {
       if (context.somaClaims !== undefined) return;
       const token = bearerToken(context.request?.headers.get('authorization'));
-      extendContext({ somaClaims: token ? await verifier.verify(token) : null });
+      // The Node adapter puts the IncomingMessage in the server context as `req`.
+      const ip = (context as { req?: { socket?: { remoteAddress?: string } } }).req?.socket?.remoteAddress;
+      extendContext({
+        somaClaims: token ? await verifier.verify(token) : null,
+        ...(ip ? { somaClientIp: ip } : {}),
+      });
     },
   };
 }

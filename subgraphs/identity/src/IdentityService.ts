@@ -25,6 +25,7 @@ import {
 } from './models';
 import { type Connection, pageArgs, toConnection } from './pagination';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords';
+import type { FailureOutcome, SignInThrottle } from './SignInThrottle';
 import type { SigningKeyStore } from './SigningKeyStore';
 import {
   checkCapabilities,
@@ -48,6 +49,7 @@ export interface IdentityServiceOptions {
   accessTokenTtlSeconds: number;
   platformAdminKey: string | undefined;
   knownCapabilities: ReadonlySet<string>;
+  throttle: SignInThrottle;
 }
 
 type Emit = (type: IdentityEventType, tenantId: string, payload: IdentityEventPayload) => void;
@@ -134,6 +136,11 @@ const isUniqueViolation = (error: unknown, constraint: string): boolean => {
 };
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+/** Scope of the user lookup when the slug names no tenant: a tenant id no row has. */
+const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+/** `subjectId` of a failed sign-in whose email names no user of the tenant. */
+export const UNKNOWN_USER = 'unknown-user';
 
 const SIGN_IN_FAILED = 'sign-in failed: tenant, email or password is wrong';
 const API_KEY_REJECTED = 'the API key is invalid or revoked; create a new key with createApiKey';
@@ -409,29 +416,38 @@ export class IdentityService {
     };
   }
 
-  async signIn(input: { tenantSlug: string; email: string; password: string }): Promise<AccessTokenModel> {
-    const fail = async (): Promise<never> => {
-      // Same work as a real check, so timing does not tell which part was wrong.
-      await verifyPassword(input.password, await decoyPasswordHash());
-      throw new SomaError('UNAUTHENTICATED', SIGN_IN_FAILED);
-    };
+  /**
+   * Password sign-in, throttled per account and per client IP (SignInThrottle). Every failure
+   * costs the same work whether the tenant, the user or only the password was wrong: one slug
+   * lookup, one user query (under a tenant that matches nothing when the slug is unknown) and one
+   * scrypt check (against a decoy hash when there is no user), and answers the same error.
+   */
+  async signIn(
+    input: { tenantSlug: string; email: string; password: string },
+    request: { clientIp?: string | undefined } = {},
+  ): Promise<AccessTokenModel> {
+    const keys = this.o.throttle.keys(input.tenantSlug, input.email, request.clientIp);
+    await this.o.throttle.check(keys);
+    const password = input.password.slice(0, 1024);
     const { rows } = await this.o.db.withScope({ tenantId: null }, (tx) =>
       tx.query<{ id: string | null }>('SELECT identity.tenant_id_for_slug($1) AS id', [input.tenantSlug]),
     );
-    const tenantId = rows[0]?.id;
-    if (!tenantId) return fail();
+    const tenantId = rows[0]?.id ?? null;
     const email = input.email.trim().toLowerCase();
-    const found = await this.o.db.withScope({ tenantId }, (tx) =>
+    const found = await this.o.db.withScope({ tenantId: tenantId ?? NO_TENANT }, (tx) =>
       tx.query<UserRow & { password_hash: string }>(
         `SELECT ${USER_COLUMNS}, t.password_hash FROM identity.users t WHERE t.email = $1`,
         [email],
       ),
     );
-    const row = found.rows[0];
-    if (!row) return fail();
-    if (!(await verifyPassword(input.password.slice(0, 1024), row.password_hash))) {
+    const row = tenantId ? found.rows[0] : undefined;
+    const matches = await verifyPassword(password, row?.password_hash ?? (await decoyPasswordHash()));
+    if (!tenantId || !row || !matches) {
+      const outcome = await this.o.throttle.failed(keys);
+      if (tenantId) this.auditFailedSignIn(tenantId, row?.id, request.clientIp, outcome);
       throw new SomaError('UNAUTHENTICATED', SIGN_IN_FAILED);
     }
+    await this.o.throttle.succeeded(keys);
     const user = toUser(row);
     return this.transact({ tenantId }, async (tx, emit) => {
       emit('SIGNED_IN', tenantId, { subjectId: user.id, actorId: user.id, method: 'password' });
@@ -443,6 +459,43 @@ export class IdentityService {
         amr: 'password',
       });
     });
+  }
+
+  /**
+   * Not awaited: publishing (to Kafka, say) must not make a failure for an existing tenant slower
+   * than one for a slug that does not exist. Unknown tenants have nobody to tell.
+   */
+  private auditFailedSignIn(
+    tenantId: string,
+    userId: string | undefined,
+    clientIp: string | undefined,
+    outcome: FailureOutcome,
+  ): void {
+    const event = (
+      type: IdentityEventType,
+      detail: Record<string, unknown>,
+    ): EventEnvelope<IdentityEventPayload> => ({
+      topic: IDENTITY_EVENTS_TOPIC,
+      tenantId,
+      type,
+      // No email: an unknown one is whatever the client typed (PII, possibly a password).
+      payload: {
+        subjectId: userId ?? UNKNOWN_USER,
+        actorId: 'anonymous',
+        clientIp: clientIp ?? null,
+        ...detail,
+      },
+      occurredAt: new Date().toISOString(),
+    });
+    const events = [
+      event('SIGN_IN_FAILED', { accountFailures: outcome.accountFailures, ipFailures: outcome.ipFailures }),
+    ];
+    if (outcome.lockedOut) events.push(event('SIGN_IN_LOCKED_OUT', { lockedOut: outcome.lockedOut }));
+    for (const e of events) {
+      this.o.events.publish(e).catch((error: unknown) => {
+        console.error(`[identity] could not publish ${e.type} for tenant ${tenantId}`, error);
+      });
+    }
   }
 
   async exchangeApiKey(secret: string): Promise<AccessTokenModel> {

@@ -14,6 +14,7 @@ import {
   type IdentityEventType,
 } from './models';
 import { PrivateKeyCipher } from './privateKeyCipher';
+import { SignInThrottle, type SignInThrottleOptions } from './SignInThrottle';
 import { SigningKeyStore } from './SigningKeyStore';
 
 export interface IdentityDeps {
@@ -40,17 +41,29 @@ export interface IdentityDeps {
    * @default the identity capabilities
    */
   knownCapabilities?: readonly string[];
+  /**
+   * Failed sign-in back-off and lockout, per account and per client IP.
+   * @default DEFAULT_SIGN_IN_THROTTLE, counters in this process's memory
+   */
+  signInThrottle?: SignInThrottleOptions;
 }
 
-/** Per-operation context: only the claims the router verified. */
+/** What the router tells a subgraph about the request besides the claims. */
+export interface IdentityRequestInfo {
+  /** The client's IP as the router's socket saw it; absent when the router did not forward it. */
+  clientIp?: string | undefined;
+}
+
+/** Per-operation context: the claims the router verified, and the client IP it saw. */
 export interface IdentityContext {
   claims: VerifiedClaims | null;
+  clientIp: string | undefined;
 }
 
 export interface IdentitySubgraph {
   name: 'identity';
   schema: GraphQLSchema;
-  createContext: (claims: VerifiedClaims | null) => IdentityContext;
+  createContext: (claims: VerifiedClaims | null, request?: IdentityRequestInfo) => IdentityContext;
   /** Plain GET routes to serve next to /graphql; includes '/.well-known/jwks.json'. */
   getRoutes: Record<string, () => Promise<{ status: number; body: unknown }>>;
   /** Adds a signing key; tokens signed with the previous ones verify for 2× the token lifetime. */
@@ -148,6 +161,7 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
       ...IDENTITY_CAPABILITIES,
       ...(deps.knownCapabilities ?? []),
     ]),
+    throttle: new SignInThrottle(deps.signInThrottle),
   });
 
   const resolvers: Resolvers = {
@@ -180,7 +194,7 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     },
     Mutation: {
       createTenant: (_, { input }, { claims }) => service.createTenant(claims, input),
-      signIn: (_, { input }) => service.signIn(input),
+      signIn: (_, { input }, { clientIp }) => service.signIn(input, { clientIp }),
       exchangeApiKey: (_, { secret }) => service.exchangeApiKey(secret),
       createUser: (_, { input }, { claims }) => service.createUser(claims, input),
       createRole: (_, { input }, { claims }) => service.createRole(claims, input),
@@ -220,7 +234,11 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
   return {
     name: 'identity',
     schema,
-    createContext: (claims) => ({ claims }),
+    createContext: (claims, request) => ({
+      claims,
+      clientIp:
+        typeof request?.clientIp === 'string' && request.clientIp.length <= 64 ? request.clientIp : undefined,
+    }),
     getRoutes: {
       [JWKS_PATH]: async () => ({ status: 200, body: await keys.jwks() }),
     },

@@ -5,20 +5,28 @@ export {
   MEMBER_CAPABILITIES,
 } from './capabilities';
 export {
+  ACCESS_TOKEN_TYP,
   type AccessTokenAuthMethod,
   type AccessTokenClaims,
-  ACCESS_TOKEN_TYP,
   claimsFromAccessTokenPayload,
 } from './claimsFromAccessTokenPayload';
 export {
   createIdentitySubgraph,
   type IdentityContext,
   type IdentityDeps,
+  type IdentityRequestInfo,
   type IdentitySubgraph,
   identityTypeDefs,
   JWKS_PATH,
 } from './createIdentitySubgraph';
-export { PLATFORM_ADMIN_SUBJECT } from './IdentityService';
+export { PLATFORM_ADMIN_SUBJECT, UNKNOWN_USER } from './IdentityService';
 export { identityMigrations } from './migrations';
 export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
 export { type IdentityModuleConfig, identityModule } from './module';
+export {
+  DEFAULT_SIGN_IN_THROTTLE,
+  InMemorySignInAttemptStore,
+  type SignInAttemptStore,
+  SignInThrottle,
+  type SignInThrottleOptions,
+} from './SignInThrottle';

@@ -50,7 +50,9 @@ export type IdentityEventType =
   | 'API_KEY_REVOKED'
   | 'ROLE_CREATED'
   | 'ROLE_ASSIGNED'
-  | 'SIGNED_IN';
+  | 'SIGNED_IN'
+  | 'SIGN_IN_FAILED'
+  | 'SIGN_IN_LOCKED_OUT';
 
 /** Payload of an `identity.events` envelope. */
 export interface IdentityEventPayload {

@@ -119,6 +119,10 @@ export type IdentityEventType =
   | 'ROLE_ASSIGNED'
   | 'ROLE_CREATED'
   | 'SIGNED_IN'
+  /** A password sign-in for this tenant failed (subjectId: the user, or 'unknown-user'; actorId: 'anonymous'). */
+  | 'SIGN_IN_FAILED'
+  /** Too many failures: the account (or the client IP) is locked out for a while (docs/security.md §4). */
+  | 'SIGN_IN_LOCKED_OUT'
   | 'TENANT_CREATED'
   | 'USER_CREATED';
 
@@ -140,7 +144,11 @@ export type Mutation = {
   revokeApiKey: ApiKey;
   /** Platform administrators only. Old keys keep verifying for twice the access-token lifetime. */
   rotateSigningKey: SigningKeyRotation;
-  /** No token needed. Wrong tenant, email or password all give the same UNAUTHENTICATED error. */
+  /**
+   * No token needed. Wrong tenant, email or password all give the same UNAUTHENTICATED error.
+   * Repeated failures per account and per client IP back off, then lock out: RATE_LIMITED with
+   * extensions.retryAfter (seconds).
+   */
   signIn: AccessToken;
 };
 
@@ -417,7 +425,6 @@ export type FederationReferenceTypes = {
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AccessToken: ResolverTypeWrapper<AccessTokenModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ApiKey: ResolverTypeWrapper<ApiKeyModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
@@ -448,12 +455,12 @@ export type ResolversTypes = {
   UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'edges'> & { edges: Array<ResolversTypes['UserEdge']> }>;
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
   Viewer: ResolverTypeWrapper<ViewerModel>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AccessToken: AccessTokenModel;
-  String: Scalars['String']['output'];
   Int: Scalars['Int']['output'];
   ApiKey: ApiKeyModel;
   ID: Scalars['ID']['output'];
@@ -482,7 +489,20 @@ export type ResolversParentTypes = {
   UserConnection: Omit<UserConnection, 'edges'> & { edges: Array<ResolversParentTypes['UserEdge']> };
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
   Viewer: ViewerModel;
+  String: Scalars['String']['output'];
 };
+
+export type PolicyDirectiveArgs = {
+  name: Scalars['String']['input'];
+};
+
+export type PolicyDirectiveResolver<Result, Parent, ContextType = IdentityContext, Args = PolicyDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type RequiresCapabilityDirectiveArgs = {
+  capabilities: Array<Scalars['String']['input']>;
+};
+
+export type RequiresCapabilityDirectiveResolver<Result, Parent, ContextType = IdentityContext, Args = RequiresCapabilityDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type AccessTokenResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['AccessToken'] = ResolversParentTypes['AccessToken']> = {
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -649,3 +669,7 @@ export type Resolvers<ContextType = IdentityContext> = {
   Viewer?: ViewerResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = IdentityContext> = {
+  policy?: PolicyDirectiveResolver<any, any, ContextType>;
+  requiresCapability?: RequiresCapabilityDirectiveResolver<any, any, ContextType>;
+};
