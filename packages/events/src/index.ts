@@ -1,2 +1,3 @@
+export { InMemoryRateLimiter } from './InMemoryRateLimiter';
 export { InMemoryStreamLog, type InMemoryStreamLogOptions } from './InMemoryStreamLog';
 export { InProcessEventBus } from './InProcessEventBus';

@@ -1,2 +1,3 @@
-export { RedisStreamLog, type RedisStreamLogOptions } from './RedisStreamLog';
 export { RedisNonceStore, type RedisNonceStoreOptions } from './RedisNonceStore';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './RedisRateLimiter';
+export { RedisStreamLog, type RedisStreamLogOptions } from './RedisStreamLog';
