@@ -161,7 +161,8 @@ describe('item 1: external issuers are bound to tenants', () => {
     ['an object', { id: 'x' }],
     ['true', true],
     ['an empty string', ''],
-    ['a megabyte string', 'a'.repeat(1_000_000)],
+    // Longer tokens do not get this far: Node answers 431 to headers over 16 KB.
+    ['a 10 kB string', 'a'.repeat(10_000)],
     ['an unknown uuid', '00000000-0000-4000-8000-00000000dead'],
     ['a SQL-looking string', "' OR 1=1 --"],
   ])('a tenant claim that is %s is a 401, never a 500', async (_label, value) => {
