@@ -3,8 +3,10 @@ import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { SomaError } from '@somaagent/errors';
+import { InMemoryRateLimiter } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { PolicyDecider } from '@somaagent/policy';
+import type { RateLimiter } from '@somaagent/ports';
 import { listenHttp, type SubgraphExecutor } from '@somaagent/subgraph-server';
 import { GraphQLError, getOperationAST, type OperationTypeNode, parse } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -14,13 +16,20 @@ import { gatewayPersistedDocuments, type PersistedDocuments } from './persistedD
 import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
 import { usePolicy } from './plugins/usePolicy';
 import { readPolicyDirectives } from './plugins/usePolicyDirectives';
+import { useRateLimits } from './plugins/useRateLimits';
 import { useSignedSubgraphRequests } from './plugins/useSignedSubgraphRequests';
 import { bearerToken, type SomaRouterContext, useTokenVerification } from './plugins/useTokenVerification';
+import { createRequestBudgets } from './rateLimits/createRequestBudgets';
+import { createSocketQuotas, type SocketQuota } from './rateLimits/createSocketQuotas';
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rateLimits/RateLimitSettings';
 import { limitConnectionsPerIp } from './server/limitConnectionsPerIp';
 import { limitMessageRate } from './server/limitMessageRate';
 
-/** Limits that protect the router; all ON by default (docs/router.md explains each). */
-export interface RouterLimits {
+/**
+ * Limits that protect the router; all ON by default (docs/router.md explains each). The quotas
+ * and rate limits (per IP, user/API key, tenant; `tenantOverrides`) are in RateLimitSettings.
+ */
+export interface RouterLimits extends RateLimitSettings {
   /** @default 12 */ maxDepth: number;
   /** Aliases per operation, `__typename` aliases included. @default 30 */ maxAliases: number;
   /** Lexical tokens per document. @default 2000 */ maxTokens: number;
@@ -58,6 +67,7 @@ export const DEFAULT_LIMITS: RouterLimits = {
   maxConnectionsPerIp: 256,
   wsMessagesPerSecond: 50,
   wsMessageBurst: 100,
+  ...DEFAULT_RATE_LIMITS,
 };
 
 export interface RouterOptions {
@@ -89,6 +99,12 @@ export interface RouterOptions {
    */
   allowedOrigins?: string[];
   limits?: Partial<RouterLimits>;
+  /**
+   * Where quota and rate-limit counters live. Replicas behind one load balancer must share one
+   * (a RedisRateLimiter on the same server) or each grants the whole budget again.
+   * @default a new InMemoryRateLimiter (this process only)
+   */
+  rateLimiter?: RateLimiter;
   /**
    * Safelist: run only these registered operations (`createPersistedDocuments` /
    * `loadPersistedDocuments`), named by `documentId` or `extensions.persistedQuery.sha256Hash`;
@@ -125,6 +141,7 @@ type SocketExtra = {
   somaClaims?: VerifiedClaims | null;
   activeSubscriptions?: Set<string>;
   expiryTimer?: NodeJS.Timeout;
+  rateQuota?: SocketQuota;
 } & Record<PropertyKey, unknown>;
 
 /**
@@ -137,6 +154,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   const introspection = options.introspection ?? true;
   const host = options.host ?? '127.0.0.1';
   const verifier = createTokenVerifier(options.issuers);
+  const rateLimiter = options.rateLimiter ?? new InMemoryRateLimiter();
+  const budgets = createRequestBudgets(rateLimiter, limits);
+  const socketQuotas = createSocketQuotas(rateLimiter, limits, budgets, limits.maxTokens);
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   let selfOrigin = '';
   const originAllowed = (origin: string | undefined) =>
@@ -193,6 +213,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         costLimit: { maxCost: limits.maxCost, onReject: [tagLimitRejection] },
         blockFieldSuggestion: { enabled: !introspection },
       }),
+      useRateLimits({ budgets, verifier, maxTokens: limits.maxTokens }),
       useTokenVerification(verifier),
       ...(options.policy
         ? [
@@ -332,15 +353,20 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
           () => socket.close(4401, 'token expired'),
           Math.min(Math.max(0, msLeft), 2_147_483_647),
         );
+        const quota = await socketQuotas.open(claims, socket);
+        if (!quota) return false;
+        ctx.extra.rateQuota = quota;
         return true;
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         if (!ctx.extra.activeSubscriptions) ctx.extra.activeSubscriptions = new Set();
         const active = ctx.extra.activeSubscriptions;
         // Only subscriptions count: a query or mutation sent over the socket (a streaming
         // client's sendMessage) ends by itself and must not be refused because the socket is full.
         const document = options.persistedDocuments?.documentFor(payload) ?? payload.query;
-        if (operationTypeOf(document, payload.operationName, limits.maxTokens) === 'subscription') {
+        const subscription =
+          operationTypeOf(document, payload.operationName, limits.maxTokens) === 'subscription';
+        if (subscription) {
           if (active.size >= limits.maxSubscriptionsPerConnection) {
             return [
               new GraphQLError(
@@ -351,16 +377,21 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
           }
           active.add(id);
         }
+        const refused = await ctx.extra.rateQuota?.admit(id, document, payload.operationName, subscription);
+        if (refused) return refused;
         return wsOptions.onSubscribe!(ctx as never, id, payload);
       },
       onComplete: (ctx, id) => {
         ctx.extra.activeSubscriptions?.delete(id);
+        ctx.extra.rateQuota?.done(id);
       },
       onError: (ctx, id) => {
         ctx.extra.activeSubscriptions?.delete(id);
+        ctx.extra.rateQuota?.done(id);
       },
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
+        ctx.extra.rateQuota?.close();
       },
     },
     wss,
@@ -384,6 +415,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     await gateway.dispose();
     // Decisions do not wait for their audit event's acknowledgement; the router's close does.
     await options.policy?.decider.flushAudit();
+    if (!options.rateLimiter) await rateLimiter[Symbol.asyncDispose]();
   };
   return {
     url: `${selfOrigin}/graphql`,
