@@ -43,17 +43,34 @@ export interface JournalWorkflowEngineOptions {
    * @default 100
    */
   pollMs?: number;
+  /**
+   * The tenant an execution belongs to, from its type and input. Every row of the engine is
+   * stored under that tenant's row-level security scope (migration 002_tenant_scope), so
+   * request-path SQL of another tenant cannot read it. Must return a tenant UUID.
+   * @default the input's `tenantId` (what capsule runs carry)
+   */
+  tenantOf?: (workflowType: string, input: unknown) => string;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const inputTenant = (_type: string, input: unknown): string => {
+  const tenantId = (input as { tenantId?: unknown } | null)?.tenantId;
+  return typeof tenantId === 'string' ? tenantId : '';
+};
+
+/** How many workflow id → tenant answers are kept (a tenant of an id never changes). */
+const TENANT_CACHE_SIZE = 10_000;
 
 interface Execution {
   id: string;
+  tenantId: string;
   cancelled: boolean;
   abort: AbortController;
   nonCancellableDepth: number;
   done: Promise<void>;
 }
 
-const SCOPE = { tenantId: null } as const;
 const TERMINAL: WorkflowStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'];
 
 /**
@@ -74,6 +91,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   private readonly pollMs: number;
   private readonly executions = new Map<string, Execution>();
   private readonly wakers = new Set<() => void>();
+  private readonly tenants = new Map<string, string>();
   private worker: Promise<void> | undefined;
   private stopped = false;
 
@@ -84,8 +102,29 @@ export class JournalWorkflowEngine implements WorkflowEngine {
     this.pollMs = options.pollMs ?? 100;
   }
 
-  private tx<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.db.withScope(SCOPE, work);
+  /** A transaction in `tenantId`'s scope; `null` reaches only the definer functions. */
+  private tx<T>(tenantId: string | null, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.withScope({ tenantId }, work);
+  }
+
+  /** The tenant that owns `workflowId` (through the definer function), or ERR_WORKFLOW_NOT_FOUND. */
+  private async ownerOf(workflowId: string): Promise<string> {
+    const cached = this.tenants.get(workflowId);
+    if (cached) return cached;
+    const { rows } = await this.tx(null, (tx) =>
+      tx.query<{ tenant_id: string | null }>('SELECT workflows.execution_tenant($1) AS tenant_id', [
+        workflowId,
+      ]),
+    );
+    const tenantId = rows[0]?.tenant_id;
+    if (!tenantId) throw new WorkflowEngineError('ERR_WORKFLOW_NOT_FOUND', `no workflow ${workflowId}`);
+    this.remember(workflowId, tenantId);
+    return tenantId;
+  }
+
+  private remember(workflowId: string, tenantId: string): void {
+    if (this.tenants.size >= TENANT_CACHE_SIZE) this.tenants.clear();
+    this.tenants.set(workflowId, tenantId);
   }
 
   private wake(): void {
@@ -109,11 +148,17 @@ export class JournalWorkflowEngine implements WorkflowEngine {
     if (!this.options.workflows[workflowType]) {
       throw new Error(`workflow type ${workflowType} is not registered with this engine`);
     }
-    const { rowCount } = await this.tx((tx) =>
+    const tenantId = (this.options.tenantOf ?? inputTenant)(workflowType, input);
+    if (!UUID.test(tenantId)) {
+      throw new Error(
+        `workflow ${workflowId} has no tenant: the journal engine stores every execution under its tenant's row-level security (input.tenantId, or the tenantOf option)`,
+      );
+    }
+    const { rowCount } = await this.tx(tenantId, (tx) =>
       tx.query(
-        `INSERT INTO workflows.executions (workflow_id, workflow_type, input) VALUES ($1, $2, $3)
+        `INSERT INTO workflows.executions (workflow_id, tenant_id, workflow_type, input) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workflow_id) DO NOTHING`,
-        [workflowId, workflowType, JSON.stringify(input ?? null)],
+        [workflowId, tenantId, workflowType, JSON.stringify(input ?? null)],
       ),
     );
     if (rowCount === 0) {
@@ -123,7 +168,8 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   }
 
   async signal(workflowId: string, name: string, payload: unknown): Promise<void> {
-    await this.tx(async (tx) => {
+    const tenantId = await this.ownerOf(workflowId);
+    await this.tx(tenantId, async (tx) => {
       const { rows } = await tx.query<{ status: string }>(
         'SELECT status FROM workflows.executions WHERE workflow_id = $1 FOR UPDATE',
         [workflowId],
@@ -135,17 +181,17 @@ export class JournalWorkflowEngine implements WorkflowEngine {
           `workflow ${workflowId} is ${rows[0].status}`,
         );
       }
-      await tx.query('INSERT INTO workflows.signals (workflow_id, name, payload) VALUES ($1, $2, $3)', [
-        workflowId,
-        name,
-        JSON.stringify(payload ?? null),
-      ]);
+      await tx.query(
+        'INSERT INTO workflows.signals (workflow_id, tenant_id, name, payload) VALUES ($1, $2, $3, $4)',
+        [workflowId, tenantId, name, JSON.stringify(payload ?? null)],
+      );
     });
     this.wake();
   }
 
   async cancel(workflowId: string): Promise<void> {
-    const { rows } = await this.tx((tx) =>
+    const tenantId = await this.ownerOf(workflowId);
+    const { rows } = await this.tx(tenantId, (tx) =>
       tx.query<{ status: string }>(
         `UPDATE workflows.executions SET cancel_requested = true, updated_at = clock_timestamp()
           WHERE workflow_id = $1 RETURNING status`,
@@ -159,7 +205,8 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   }
 
   async describe(workflowId: string): Promise<WorkflowDescription> {
-    const { rows } = await this.tx((tx) =>
+    const tenantId = await this.ownerOf(workflowId);
+    const { rows } = await this.tx(tenantId, (tx) =>
       tx.query<{ workflow_type: string; status: WorkflowStatus }>(
         'SELECT workflow_type, status FROM workflows.executions WHERE workflow_id = $1',
         [workflowId],
@@ -170,8 +217,9 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   }
 
   async result<Output>(workflowId: string): Promise<Output> {
+    const tenantId = await this.ownerOf(workflowId);
     for (;;) {
-      const { rows } = await this.tx((tx) =>
+      const { rows } = await this.tx(tenantId, (tx) =>
         tx.query<{ status: WorkflowStatus; output: unknown; error: string | null }>(
           'SELECT status, output, error FROM workflows.executions WHERE workflow_id = $1',
           [workflowId],
@@ -206,15 +254,15 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   private async poll(): Promise<void> {
     while (!this.stopped) {
       try {
-        const { rows } = await this.tx((tx) =>
-          tx.query<{ workflow_id: string; cancel_requested: boolean }>(
-            `SELECT workflow_id, cancel_requested FROM workflows.executions
-              WHERE status = 'RUNNING' ORDER BY created_at`,
+        // Across tenants only through the definer function: ids, tenants and cancel flags.
+        const { rows } = await this.tx(null, (tx) =>
+          tx.query<{ workflow_id: string; tenant_id: string; cancel_requested: boolean }>(
+            'SELECT workflow_id, tenant_id, cancel_requested FROM workflows.running_executions()',
           ),
         );
         for (const row of rows) {
           const known = this.executions.get(row.workflow_id);
-          if (!known) this.launch(row.workflow_id, row.cancel_requested);
+          if (!known) this.launch(row.workflow_id, row.tenant_id, row.cancel_requested);
           else if (row.cancel_requested && !known.cancelled) this.cancelLocal(known);
         }
       } catch (error) {
@@ -231,9 +279,11 @@ export class JournalWorkflowEngine implements WorkflowEngine {
     this.wake();
   }
 
-  private launch(workflowId: string, cancelled: boolean): void {
+  private launch(workflowId: string, tenantId: string, cancelled: boolean): void {
+    this.remember(workflowId, tenantId);
     const execution: Execution = {
       id: workflowId,
+      tenantId,
       cancelled,
       abort: new AbortController(),
       nonCancellableDepth: 0,
@@ -245,7 +295,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
   }
 
   private async run(execution: Execution): Promise<void> {
-    const { rows } = await this.tx((tx) =>
+    const { rows } = await this.tx(execution.tenantId, (tx) =>
       tx.query<{ workflow_type: string; input: unknown }>(
         'SELECT workflow_type, input FROM workflows.executions WHERE workflow_id = $1',
         [execution.id],
@@ -266,7 +316,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
       status = e instanceof WorkflowCancelledError ? 'CANCELLED' : 'FAILED';
       error = e instanceof Error ? e.message : String(e);
     }
-    await this.tx((tx) =>
+    await this.tx(execution.tenantId, (tx) =>
       tx.query(
         `UPDATE workflows.executions SET status = $2, output = $3, error = $4, updated_at = clock_timestamp()
           WHERE workflow_id = $1 AND status = 'RUNNING'`,
@@ -276,22 +326,22 @@ export class JournalWorkflowEngine implements WorkflowEngine {
     this.wake();
   }
 
-  private async recorded(workflowId: string, key: string): Promise<Outcome | undefined> {
-    const { rows } = await this.tx((tx) =>
+  private async recorded(execution: Execution, key: string): Promise<Outcome | undefined> {
+    const { rows } = await this.tx(execution.tenantId, (tx) =>
       tx.query<{ outcome: Outcome }>(
         'SELECT outcome FROM workflows.journal WHERE workflow_id = $1 AND key = $2',
-        [workflowId, key],
+        [execution.id, key],
       ),
     );
     return rows[0]?.outcome;
   }
 
-  private record(workflowId: string, key: string, outcome: Outcome): Promise<unknown> {
-    return this.tx((tx) =>
+  private record(execution: Execution, key: string, outcome: Outcome): Promise<unknown> {
+    return this.tx(execution.tenantId, (tx) =>
       tx.query(
-        `INSERT INTO workflows.journal (workflow_id, key, outcome) VALUES ($1, $2, $3)
+        `INSERT INTO workflows.journal (workflow_id, tenant_id, key, outcome) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workflow_id, key) DO NOTHING`,
-        [workflowId, key, JSON.stringify(outcome)],
+        [execution.id, execution.tenantId, key, JSON.stringify(outcome)],
       ),
     );
   }
@@ -305,11 +355,11 @@ export class JournalWorkflowEngine implements WorkflowEngine {
 
   /** A durable deadline: recorded the first time, the same after a restart. */
   private async deadline(execution: Execution, key: string, ms: number): Promise<number> {
-    const known = await this.recorded(execution.id, key);
+    const known = await this.recorded(execution, key);
     if (known && 'deadline' in known) return known.deadline;
     const deadline = Date.now() + ms;
-    await this.record(execution.id, key, { deadline });
-    return ((await this.recorded(execution.id, key)) as { deadline: number }).deadline ?? deadline;
+    await this.record(execution, key, { deadline });
+    return ((await this.recorded(execution, key)) as { deadline: number }).deadline ?? deadline;
   }
 
   private context(execution: Execution): WorkflowContext {
@@ -321,7 +371,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
         // only, so a run of quick steps would otherwise chain microtasks and starve socket I/O
         // (subscribers saw 1 event while 50 steps were committed, in tests/e2e/embeddedCrash).
         await new Promise((resolve) => setImmediate(resolve));
-        const known = await engine.recorded(execution.id, key);
+        const known = await engine.recorded(execution, key);
         if (known && 'ok' in known) return known.ok as Result;
         if (known && 'error' in known) throw new ActivityFailedError(name, known.error);
         engine.checkCancelled(execution);
@@ -355,7 +405,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
               fn(args, { workflowId: execution.id, attempt, signal: attemptAbort.signal }),
               aborted,
             ]);
-            await engine.record(execution.id, key, { ok: result ?? null });
+            await engine.record(execution, key, { ok: result ?? null });
             return result as Result;
           } catch (error) {
             if (error instanceof WorkflowCancelledError || (cancellable && execution.cancelled)) {
@@ -367,7 +417,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
               message: error instanceof Error ? error.message : String(error),
             };
             if (attempt >= maximumAttempts || retry.nonRetryableErrorTypes?.includes(failure.name)) {
-              await engine.record(execution.id, key, { error: failure });
+              await engine.record(execution, key, { error: failure });
               throw new ActivityFailedError(name, failure);
             }
           } finally {
@@ -383,7 +433,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
         }
       },
       async waitForSignal<Payload>(key: string, name: string, timeoutMs?: number) {
-        const known = await engine.recorded(execution.id, key);
+        const known = await engine.recorded(execution, key);
         if (known && 'ok' in known) return (known.ok ?? undefined) as Payload | undefined;
         const deadline =
           timeoutMs === undefined
@@ -391,7 +441,7 @@ export class JournalWorkflowEngine implements WorkflowEngine {
             : await engine.deadline(execution, `${key}#deadline`, timeoutMs);
         for (;;) {
           engine.checkCancelled(execution);
-          const taken = await engine.tx(async (tx) => {
+          const taken = await engine.tx(execution.tenantId, async (tx) => {
             const { rows } = await tx.query<{ id: string; payload: unknown }>(
               `UPDATE workflows.signals SET consumed = true
                 WHERE id = (SELECT id FROM workflows.signals WHERE workflow_id = $1 AND name = $2 AND NOT consumed
@@ -400,16 +450,15 @@ export class JournalWorkflowEngine implements WorkflowEngine {
               [execution.id, name],
             );
             if (!rows[0]) return undefined;
-            await tx.query(`INSERT INTO workflows.journal (workflow_id, key, outcome) VALUES ($1, $2, $3)`, [
-              execution.id,
-              key,
-              JSON.stringify({ ok: rows[0].payload }),
-            ]);
+            await tx.query(
+              'INSERT INTO workflows.journal (workflow_id, tenant_id, key, outcome) VALUES ($1, $2, $3, $4)',
+              [execution.id, execution.tenantId, key, JSON.stringify({ ok: rows[0].payload })],
+            );
             return { payload: rows[0].payload };
           });
           if (taken) return taken.payload as Payload;
           if (Date.now() >= deadline) {
-            await engine.record(execution.id, key, { ok: null });
+            await engine.record(execution, key, { ok: null });
             return undefined;
           }
           await engine.nap(Math.min(deadline - Date.now(), engine.pollMs));
