@@ -141,8 +141,12 @@ interface Row {
 
 describe('issue 14 item 12: SIGKILL mid-stream, restart', () => {
   it('marks the interrupted answer FAILED with its exact stored usage, and the session answers again', async () => {
+    const t0 = Date.now();
+    const stages: string[] = [];
+    const stage = (name: string) => stages.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const port = await freePort();
     const first = await npmStart(port);
+    stage('first start');
     const platformKey = readFileSync(join(dataDir, 'platform-admin-key'), 'utf8').trim();
     const platformToken = (
       await first.call('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
@@ -237,8 +241,10 @@ describe('issue 14 item 12: SIGKILL mid-stream, restart', () => {
       `[12] SIGKILLed process group ${pgid} (${members.join(', ')}) mid-stream: ${tokensSeen} tokens seen live; the row's last checkpoint: ${atKill.promptTokens} + ${atKill.completionTokens} tokens, ${atKill.content.length} chars`,
     );
 
+    stage('killed');
     // ---- Restart on the same data dir.
     const second = await npmStart(port);
+    stage('restarted');
     const after = (await second.call(MESSAGES, { id: sessionId }, token)).data.session;
     const answer: Row = after.messages.edges
       .map((e: { node: Row }) => e.node)
@@ -277,6 +283,7 @@ describe('issue 14 item 12: SIGKILL mid-stream, restart', () => {
       answer.completionTokens,
     ]);
 
+    stage('replayed');
     // A client that resubscribes learns how the answer ended.
     const told = subscribe(second.wsUrl, token, sessionId, after.lastSequence - 2);
     await told.ended;
@@ -300,6 +307,7 @@ describe('issue 14 item 12: SIGKILL mid-stream, restart', () => {
     expect(next.events.filter((e) => e.type === 'TOKEN').length).toBeGreaterThan(0);
     expect(next.events.at(-1)?.type).toBe('COMPLETED');
     expect(next.events[0]!.sequence).toBe(after.lastSequence + 1);
+    stage(`next answer (${next.events.filter((e) => e.type === 'TOKEN').length} tokens)`);
 
     // ---- Clean stop; the data dir: one slm.requests row for the repaired answer, published.
     await second.server[Symbol.asyncDispose]();
@@ -327,5 +335,7 @@ describe('issue 14 item 12: SIGKILL mid-stream, restart', () => {
     } finally {
       await db[Symbol.asyncDispose]();
     }
+    stage('checked the data dir');
+    console.log(`[12] stages: ${stages.join('; ')}`);
   }, 240_000);
 });
