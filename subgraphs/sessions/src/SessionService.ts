@@ -17,7 +17,7 @@ import type {
 } from '@somaagent/ports';
 import { ChatModelError } from '@somaagent/ports';
 import { type Caller, requireCaller } from './capabilities';
-import { startCheckpoints } from './GenerationCheckpoints';
+import { type GenerationCheckpoints, startCheckpoints } from './GenerationCheckpoints';
 import type { ModelProvider } from './generated/resolvers-types';
 import type { OutboxRelay } from './OutboxRelay';
 import type { PriceTable } from './prices';
@@ -1048,17 +1048,13 @@ export class SessionService {
     );
     timeout.unref();
     let checkpointed = 0;
-    const checkpoints = startCheckpoints(
-      this.db,
-      caller.tenantId,
-      messageId,
-      this.limits.checkpointMs,
-      () => {
+    let checkpoints: GenerationCheckpoints | undefined;
+    const startCheckpointing = () =>
+      startCheckpoints(this.db, caller.tenantId, messageId, this.limits.checkpointMs, () => {
         if (deltas === checkpointed) return undefined;
         checkpointed = deltas;
         return { content: text, ...(running ?? { promptTokens: 0, completionTokens: deltas }) };
-      },
-    );
+      });
     this.streaming.add(sessionId);
     try {
       for await (const chunk of answer.chunks) {
@@ -1072,6 +1068,8 @@ export class SessionService {
           ttftMs ??= Math.round(performance.now() - started);
           await emit({ type: 'TOKEN', messageId, delta: chunk.text, occurredAt: now() });
           answer.onAnswering?.(lastSequence);
+          // Once the first token is on its way, not before it.
+          checkpoints ??= startCheckpointing();
         } else if (chunk.type === 'usage') {
           usage = {
             promptTokens: chunk.promptTokens,
@@ -1108,7 +1106,7 @@ export class SessionService {
       finishReason = 'timeout';
       failure = { code: 'UNAVAILABLE', message: signal.reason.message, retriable: true };
     }
-    await checkpoints.stop();
+    await checkpoints?.stop();
     // What the answer used, however it ended: the engine's usage; else its running counts; else
     // (an adapter that reported neither) the deltas received.
     const used: TokenUsage & { source: UsageSource } =
