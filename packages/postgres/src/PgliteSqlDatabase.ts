@@ -1,6 +1,15 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
+import type {
+  DataScope,
+  Migration,
+  MigrationReport,
+  SqlDatabase,
+  SqlExecutor,
+  SqlQueryOptions,
+  SqlResult,
+} from '@somaagent/ports';
+import { databaseError } from './databaseError';
 import { applyMigrations, SCOPE_SQL } from './migrate';
 
 type PgliteTx = Parameters<Parameters<PGlite['transaction']>[0]>[0];
@@ -36,30 +45,44 @@ type Prepared = Map<string, string>;
 
 const executor = (tx: PgliteTx, prepared: Prepared): SqlExecutor & { exec(sql: string): Promise<void> } => ({
   async query(sql, params, options) {
-    let r: Awaited<ReturnType<PgliteTx['query']>>;
-    if (options?.name) {
-      const name = options.name;
-      if (!STATEMENT_NAME.test(name))
-        throw new TypeError(`statement name ${JSON.stringify(name)} is not [A-Za-z0-9_.-]{1,63}`);
-      const known = prepared.get(name);
-      if (known === undefined) {
-        // PREPARE is not transactional: the plan outlives this transaction, whatever its fate.
-        await tx.exec(`PREPARE "${name}" AS ${sql}`);
-        prepared.set(name, sql);
-      } else if (known !== sql) {
-        throw new Error(`statement name ${name} is already prepared with different SQL`);
-      }
-      const args = params?.length ? `(${params.map(literal).join(', ')})` : '';
-      r = await tx.query(`EXECUTE "${name}"${args}`);
-    } else {
-      r = await tx.query(sql, params ? [...params] : undefined);
+    try {
+      return await run(tx, prepared, sql, params, options);
+    } catch (error) {
+      throw databaseError(error);
     }
-    return { rows: r.rows as never[], rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
   },
   async exec(sql) {
     await tx.exec(sql);
   },
 });
+
+async function run(
+  tx: PgliteTx,
+  prepared: Prepared,
+  sql: string,
+  params: readonly unknown[] | undefined,
+  options: SqlQueryOptions | undefined,
+): Promise<SqlResult<never>> {
+  let r: Awaited<ReturnType<PgliteTx['query']>>;
+  if (options?.name) {
+    const name = options.name;
+    if (!STATEMENT_NAME.test(name))
+      throw new TypeError(`statement name ${JSON.stringify(name)} is not [A-Za-z0-9_.-]{1,63}`);
+    const known = prepared.get(name);
+    if (known === undefined) {
+      // PREPARE is not transactional: the plan outlives this transaction, whatever its fate.
+      await tx.exec(`PREPARE "${name}" AS ${sql}`);
+      prepared.set(name, sql);
+    } else if (known !== sql) {
+      throw new Error(`statement name ${name} is already prepared with different SQL`);
+    }
+    const args = params?.length ? `(${params.map(literal).join(', ')})` : '';
+    r = await tx.query(`EXECUTE "${name}"${args}`);
+  } else {
+    r = await tx.query(sql, params ? [...params] : undefined);
+  }
+  return { rows: r.rows as never[], rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
+}
 
 export interface PgliteSqlDatabaseOptions {
   /**

@@ -1,14 +1,20 @@
 import type { DataScope, Migration, MigrationReport, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import type { Pool, PoolClient } from 'pg';
+import { databaseError } from './databaseError';
 import { applyMigrations, SCOPE_SQL } from './migrate';
 
 const executor = (client: PoolClient): SqlExecutor & { exec(sql: string): Promise<void> } => ({
   async query(sql, params, options) {
-    // pg keeps a named statement prepared per connection (and refuses one name for two texts).
-    const r = options?.name
-      ? await client.query({ name: options.name, text: sql, values: params ? [...params] : [] })
-      : await client.query(sql, params ? [...params] : undefined);
-    return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+    try {
+      // pg keeps a named statement prepared per connection (and refuses one name for two texts).
+      const r = options?.name
+        ? await client.query({ name: options.name, text: sql, values: params ? [...params] : [] })
+        : await client.query(sql, params ? [...params] : undefined);
+      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+    } catch (error) {
+      // A value the database cannot store is the client's mistake (BAD_USER_INPUT), not a 500.
+      throw databaseError(error);
+    }
   },
   async exec(sql) {
     await client.query(sql);
