@@ -346,23 +346,23 @@ describe.each(['embedded', 'temporal'] as const)(
       await new Promise((r) => setTimeout(r, 3_000));
       expect((await fetch(artifact.downloadUrl)).status).toBe(403);
 
-      // Another tenant's run: FORBIDDEN everywhere, nothing leaks.
+      // Another tenant's run: NOT_FOUND everywhere, exactly like a missing one; nothing leaks.
       const foreign = await t.gql(
         'query($id: ID!) { capsuleRun(id: $id) { id } }',
         { id: run.id },
         b.adminToken,
       );
-      expect(foreign.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+      expect(foreign.errors![0]!.extensions!.code).toBe('NOT_FOUND');
       const foreignCancel = await t.gql(
         'mutation($id: ID!) { cancelCapsuleRun(id: $id) { id } }',
         { id: run.id },
         b.adminToken,
       );
-      expect(foreignCancel.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+      expect(foreignCancel.errors![0]!.extensions!.code).toBe('NOT_FOUND');
       const foreignApprove = await decide('approveCapsuleStep', run.id, 'review', b.adminToken);
-      expect(foreignApprove.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+      expect(foreignApprove.errors![0]!.extensions!.code).toBe('NOT_FOUND');
       const foreignSub = await collect(t.wsClient(b.adminToken), run.id, 0).done.catch((e) => e);
-      expect(JSON.stringify(foreignSub)).toContain('FORBIDDEN');
+      expect(JSON.stringify(foreignSub)).toContain('NOT_FOUND');
       const missing = await t.gql(
         'query($id: ID!) { capsuleRun(id: $id) { id } }',
         { id: randomUUID() },

@@ -12,6 +12,14 @@ export {
   FileSystemObjectStorage,
   type FileSystemObjectStorageOptions,
 } from './storage/FileSystemObjectStorage';
+export {
+  ARTIFACT_CSP,
+  contentDisposition,
+  FALLBACK_CONTENT_TYPE,
+  INLINE_CONTENT_TYPES,
+  inertDownloadHeaders,
+  safeContentType,
+} from './storage/inertDownload';
 export { S3ObjectStorage } from './storage/S3ObjectStorage';
 export {
   createTemporalWorker,

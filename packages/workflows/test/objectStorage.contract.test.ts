@@ -91,6 +91,54 @@ describe.each(adapters)('ObjectStorage contract: %s', (_name, open) => {
     expect(expired.status).toBe(403);
   });
 
+  it('serves downloads inert: declared type, attachment for active types, a malformed type as octet-stream', async () => {
+    const html = `tenants/t1/runs/r1/page/${randomUUID()}.html`;
+    created.push(html);
+    const stored = await h.storage.put(html, '<script>alert(1)</script>', 'TEXT/HTML; charset=utf-8');
+    expect(stored.contentType).toBe('text/html; charset=utf-8');
+    const page = await fetch(
+      await h.storage.presignedGetUrl(html, 60, { contentType: stored.contentType, filename: 'pagé.html' }),
+    );
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-disposition')).toBe(
+      `attachment; filename="pag_.html"; filename*=UTF-8''pag%C3%A9.html`,
+    );
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    await page.arrayBuffer();
+    // Not presigned with a type: served as the type stored with the object (S3) or as bytes.
+    const bare = await fetch(await h.storage.presignedGetUrl(html, 60));
+    expect(bare.headers.get('content-disposition')).toMatch(/^attachment/);
+    expect(bare.headers.get('content-type')).not.toBe('text/html');
+    await bare.arrayBuffer();
+
+    const odd = `tenants/t1/runs/r1/odd/${randomUUID()}`;
+    created.push(odd);
+    const weird = await h.storage.put(odd, '<svg onload=alert(1)>', 'text/html\r\nx-evil: 1');
+    expect(weird.contentType).toBe('application/octet-stream');
+    const got = await fetch(await h.storage.presignedGetUrl(odd, 60, { contentType: 'image/svg+xml<' }));
+    expect(got.headers.get('content-type')).toBe('application/octet-stream');
+    expect(got.headers.get('content-disposition')).toBe('attachment');
+    expect(got.headers.get('x-evil')).toBeNull();
+    await got.arrayBuffer();
+
+    const text = `tenants/t1/runs/r1/text/${randomUUID()}.txt`;
+    created.push(text);
+    await h.storage.put(text, 'plain', 'text/plain');
+    const url = await h.storage.presignedGetUrl(text, 60, { contentType: 'text/plain', filename: 'a.txt' });
+    const inline = await fetch(url);
+    expect(inline.headers.get('content-disposition')).toBe(
+      `inline; filename="a.txt"; filename*=UTF-8''a.txt`,
+    );
+    await inline.arrayBuffer();
+    // The served type is part of the signature: changing it in the URL is refused.
+    const retyped = new URL(url);
+    for (const name of ['type', 'response-content-type']) {
+      if (retyped.searchParams.has(name)) retyped.searchParams.set(name, 'text/html');
+    }
+    expect((await fetch(retyped)).status).toBe(403);
+  });
+
   it('deletes', async () => {
     const key = `tenants/t1/${randomUUID()}`;
     await h.storage.put(key, new Uint8Array([1, 2, 3]), 'application/octet-stream');

@@ -8,7 +8,7 @@ import {
   type CapsuleRunInput,
   runStream,
 } from '@somaagent/capsule-contract';
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import { PolicyEngineUnavailable, type PolicyEvaluator } from '@somaagent/policy';
@@ -266,6 +266,16 @@ export class CapsuleService {
   }
 
   private async findCapsule(tx: SqlExecutor, name: string, version?: string | null): Promise<CapsuleModel> {
+    // Names and versions are short by definition; a longer one cannot name a capsule.
+    if (name.length > 63 || (version?.length ?? 0) > 64) {
+      throw new SomaError(
+        'BAD_USER_INPUT',
+        'a capsule name has at most 63 characters and a version at most 64',
+        {
+          field: name.length > 63 ? 'name' : 'version',
+        },
+      );
+    }
     const { rows } = await tx.query<CapsuleRow>(
       `SELECT ${CAPSULE_COLUMNS} FROM capsules.capsules WHERE name = $1 AND ($2::text IS NULL OR version = $2)
         ORDER BY major DESC, minor DESC, patch DESC LIMIT 1`,
@@ -274,8 +284,8 @@ export class CapsuleService {
     if (!rows[0]) {
       throw new SomaError(
         'NOT_FOUND',
-        version ? `capsule ${name}@${version} not found` : `capsule "${name}" not found`,
-        { reason: 'UNKNOWN_CAPSULE', name, ...(version ? { version } : {}) },
+        version ? `capsule ${clip(name)}@${clip(version)} not found` : `capsule "${clip(name)}" not found`,
+        { reason: 'UNKNOWN_CAPSULE', name: clip(name), ...(version ? { version: clip(version) } : {}) },
       );
     }
     return toCapsule(rows[0]);
@@ -391,15 +401,16 @@ export class CapsuleService {
     return run;
   }
 
-  /** The run if it is the caller's tenant's; FORBIDDEN if another tenant's; NOT_FOUND otherwise. */
+  /**
+   * The run if it is the caller's tenant's; NOT_FOUND otherwise. Another tenant's run answers
+   * exactly like a missing one, so no answer tells that an id exists elsewhere.
+   */
   private async loadRun(tx: SqlExecutor, id: string): Promise<CapsuleRunModel> {
-    if (!/^[0-9a-f-]{36}$/i.test(id))
-      throw new SomaError('NOT_FOUND', `capsule run ${id} not found`, { field: 'id' });
+    const missing = () => new SomaError('NOT_FOUND', `capsule run ${clip(id)} not found`, { field: 'id' });
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw missing();
     const { rows } = await tx.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM capsules.runs WHERE id = $1`, [id]);
     if (rows[0]) return toRun(rows[0]);
-    const owner = await tx.query<{ tenant: string | null }>('SELECT capsules.run_tenant($1) AS tenant', [id]);
-    if (owner.rows[0]?.tenant) throw new SomaError('FORBIDDEN', 'this capsule run belongs to another tenant');
-    throw new SomaError('NOT_FOUND', `capsule run ${id} not found`, { field: 'id' });
+    throw missing();
   }
 
   async run(claims: VerifiedClaims | null, id: string): Promise<CapsuleRunModel> {
@@ -487,7 +498,10 @@ export class CapsuleService {
         name: r.name,
         contentType: r.content_type,
         size: Number(r.size),
-        downloadUrl: await this.storage.presignedGetUrl(r.object_key, expiresInSeconds),
+        downloadUrl: await this.storage.presignedGetUrl(r.object_key, expiresInSeconds, {
+          contentType: r.content_type,
+          filename: r.name,
+        }),
         urlExpiresAt: expiresAt,
         createdAt: new Date(r.created_at).toISOString(),
       })),
@@ -513,6 +527,10 @@ export class CapsuleService {
     approved: boolean,
   ): Promise<CapsuleRunModel> {
     const caller = requireCaller(claims, 'capsules:approve');
+    if (input.stepKey.length > 500)
+      throw new SomaError('BAD_USER_INPUT', 'stepKey has at most 500 characters', { field: 'stepKey' });
+    if ((input.comment?.length ?? 0) > 4000)
+      throw new SomaError('BAD_USER_INPUT', 'comment has at most 4000 characters', { field: 'comment' });
     const run = await this.scope(caller, async (tx) => {
       const r = await this.loadRun(tx, input.runId);
       const { rows } = await tx.query<{ status: string; kind: string }>(

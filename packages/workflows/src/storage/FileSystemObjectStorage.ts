@@ -3,7 +3,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve, sep } from 'node:path';
-import type { ObjectStorage, StoredObject } from '@somaagent/ports';
+import type { DownloadOptions, ObjectStorage, StoredObject } from '@somaagent/ports';
+import { inertDownloadHeaders, safeContentType } from './inertDownload';
 
 export interface FileSystemObjectStorageOptions {
   /** HMAC key of download URLs. @default 32 random bytes (URLs die with the process) */
@@ -14,18 +15,19 @@ export interface FileSystemObjectStorageOptions {
   port?: number;
 }
 
-const sign = (secret: string, key: string, expires: number) =>
-  createHmac('sha256', secret).update(`${key}\n${expires}`).digest('hex');
+// The served type and file name are signed with the key, as S3 signs response-content-type.
+const sign = (secret: string, key: string, expires: number, type: string, name: string) =>
+  createHmac('sha256', secret).update(`${key}\n${expires}\n${type}\n${name}`).digest('hex');
 
 function end(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { 'content-type': 'text/plain' });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
   res.end(message);
 }
 
 /**
- * Embedded `ObjectStorage`: objects are files under one folder; download URLs carry an expiry and
- * an HMAC over key + expiry and are served by a small HTTP server this adapter runs, refusing
- * (403) an expired or altered URL as S3 does.
+ * Embedded `ObjectStorage`: objects are files under one folder; download URLs carry an expiry,
+ * the type and file name to serve, and an HMAC over all of them; a small HTTP server this adapter
+ * runs serves them inert (inertDownloadHeaders), refusing (403) an expired or altered URL as S3 does.
  */
 export class FileSystemObjectStorage implements ObjectStorage {
   readonly kind = 'filesystem';
@@ -49,7 +51,9 @@ export class FileSystemObjectStorage implements ObjectStorage {
       const key = decodeURIComponent(url.pathname.replace(/^\/objects\//, ''));
       const expires = Number(url.searchParams.get('expires'));
       const signature = url.searchParams.get('signature') ?? '';
-      const expected = sign(secret, key, expires);
+      const type = url.searchParams.get('type') ?? '';
+      const name = url.searchParams.get('name') ?? '';
+      const expected = sign(secret, key, expires, type, name);
       const valid =
         req.method === 'GET' &&
         url.pathname.startsWith('/objects/') &&
@@ -59,7 +63,10 @@ export class FileSystemObjectStorage implements ObjectStorage {
       if (!(expires > Date.now() / 1000)) return end(res, 403, 'request has expired');
       const bytes = await storage!.get(key).catch(() => null);
       if (!bytes) return end(res, 404, 'no such object');
-      res.writeHead(200, { 'content-length': bytes.byteLength });
+      res.writeHead(200, {
+        ...inertDownloadHeaders({ contentType: type, ...(name ? { filename: name } : {}) }),
+        'content-length': bytes.byteLength,
+      });
       res.end(bytes);
     });
     await new Promise<void>((ok, fail) => {
@@ -87,7 +94,7 @@ export class FileSystemObjectStorage implements ObjectStorage {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
-    return { key, size: bytes.byteLength, contentType };
+    return { key, size: bytes.byteLength, contentType: safeContentType(contentType) };
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -99,10 +106,18 @@ export class FileSystemObjectStorage implements ObjectStorage {
     }
   }
 
-  async presignedGetUrl(key: string, expiresInSeconds: number): Promise<string> {
+  async presignedGetUrl(
+    key: string,
+    expiresInSeconds: number,
+    download: DownloadOptions = {},
+  ): Promise<string> {
     const expires = Math.floor(Date.now() / 1000) + expiresInSeconds;
     const path = key.split('/').map(encodeURIComponent).join('/');
-    return `${this.baseUrl}/objects/${path}?expires=${expires}&signature=${sign(this.secret, key, expires)}`;
+    const type = safeContentType(download.contentType);
+    const name = download.filename ?? '';
+    const query = new URLSearchParams({ expires: String(expires), type, ...(name ? { name } : {}) });
+    query.set('signature', sign(this.secret, key, expires, type, name));
+    return `${this.baseUrl}/objects/${path}?${query}`;
   }
 
   async delete(key: string): Promise<void> {

@@ -6,7 +6,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ObjectStorage, StoredObject } from '@somaagent/ports';
+import type { DownloadOptions, ObjectStorage, StoredObject } from '@somaagent/ports';
+import { contentDisposition, safeContentType } from './inertDownload';
 
 /** `ObjectStorage` on any S3-compatible server (MinIO in tests) through `@aws-sdk/client-s3`. */
 export class S3ObjectStorage implements ObjectStorage {
@@ -18,10 +19,18 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async put(key: string, body: Uint8Array | string, contentType: string): Promise<StoredObject> {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const type = safeContentType(contentType);
+    // Stored with the object too, so even a URL presigned without overrides is served inert.
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: type,
+        ContentDisposition: contentDisposition(type),
+      }),
     );
-    return { key, size: bytes.byteLength, contentType };
+    return { key, size: bytes.byteLength, contentType: type };
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -34,10 +43,24 @@ export class S3ObjectStorage implements ObjectStorage {
     }
   }
 
-  presignedGetUrl(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn: expiresInSeconds,
-    });
+  /**
+   * The served type and disposition are signed response overrides (`response-content-type`,
+   * `response-content-disposition`). S3 has no override for `X-Content-Type-Options` or CSP:
+   * MinIO sends nosniff itself; see docs/security.md §10 for other servers.
+   */
+  presignedGetUrl(key: string, expiresInSeconds: number, download: DownloadOptions = {}): Promise<string> {
+    const type = safeContentType(download.contentType);
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ResponseContentType: type,
+        ResponseContentDisposition: contentDisposition(type, download.filename),
+        ResponseCacheControl: 'private, no-store',
+      }),
+      { expiresIn: expiresInSeconds },
+    );
   }
 
   async delete(key: string): Promise<void> {
