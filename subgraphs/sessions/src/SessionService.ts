@@ -18,6 +18,7 @@ import type {
 import { ChatModelError } from '@somaagent/ports';
 import { type Caller, requireCaller } from './capabilities';
 import { type GenerationCheckpoints, startCheckpoints } from './GenerationCheckpoints';
+import type { GenerationSlots } from './GenerationSlots';
 import type { ModelProvider } from './generated/resolvers-types';
 import type { OutboxRelay } from './OutboxRelay';
 import type { PriceTable } from './prices';
@@ -246,6 +247,8 @@ export class SessionService {
     private readonly policy: PolicyDecider,
     /** Memory recall for personas with recallK > 0; without it, personas answer without memory. */
     private readonly retriever?: ContextRetriever,
+    /** The concurrent-generation quota (per user and per tenant); without it, no quota. */
+    private readonly slots?: GenerationSlots,
   ) {}
 
   /**
@@ -530,12 +533,36 @@ export class SessionService {
       use ? this.recall(claims!, use, input.sessionId, content) : null,
       use ? this.authorizeModelUse(claims!, caller, use) : undefined,
     ]);
+    // Before `known` is read: from there to the reservation there must be no await.
+    const releaseSlots = await this.slots?.take(caller);
     const key = `${caller.tenantId}:${input.sessionId}`;
     const known = use && !this.active.has(input.sessionId) ? this.conversations.get(key) : undefined;
-    if (use && known && this.db.inProcess) {
-      return this.answerFirst(caller, input.sessionId, content, use, recalled, known);
+    const answering =
+      use && known && this.db.inProcess
+        ? this.answerFirst(caller, input.sessionId, content, use, recalled, known)
+        : this.bookThenAnswer(caller, claims!, input.sessionId, content, use, recalled, known?.history);
+    return releaseSlots ? this.releaseWhenAnswered(input.sessionId, answering, releaseSlots) : answering;
+  }
+
+  /**
+   * Gives the generation slots back when the answer ends (or at once, should sendMessage fail
+   * or the answer already be over).
+   */
+  private async releaseWhenAnswered<T>(
+    sessionId: string,
+    answering: Promise<T>,
+    release: () => void,
+  ): Promise<T> {
+    try {
+      const answer = await answering;
+      const generation = this.active.get(sessionId);
+      if (generation) void generation.done.then(release);
+      else release();
+      return answer;
+    } catch (error) {
+      release();
+      throw error;
     }
-    return this.bookThenAnswer(caller, claims!, input.sessionId, content, use, recalled, known?.history);
   }
 
   /**

@@ -1,11 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { SomaError } from '@somaagent/errors';
+import { InMemoryRateLimiter } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
 import type { PolicyDecider } from '@somaagent/policy';
-import type { ChatModel, ContextRetriever, EventBus, SqlDatabase, StreamLog } from '@somaagent/ports';
+import type {
+  ChatModel,
+  ContextRetriever,
+  EventBus,
+  RateLimiter,
+  SqlDatabase,
+  StreamLog,
+} from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
+import { DEFAULT_GENERATION_QUOTA, type GenerationQuota, GenerationSlots } from './GenerationSlots';
 import type { ModelProvider, Resolvers } from './generated/resolvers-types';
 import {
   toMessage as message,
@@ -45,7 +54,14 @@ export interface SessionsDeps {
   policy: PolicyDecider;
   /** @default DEFAULT_PRICES */
   prices?: PriceTable;
-  limits?: Partial<SessionsLimits>;
+  /** Message, history and recovery limits, and the concurrent-generation quota (GenerationQuota). */
+  limits?: Partial<SessionsLimits & GenerationQuota>;
+  /**
+   * Where the concurrent-generation slots are counted: replicas of this subgraph must share one
+   * (a RedisRateLimiter on one server) for the quota to hold across them.
+   * @default a new InMemoryRateLimiter (this process only)
+   */
+  rateLimiter?: RateLimiter;
   /** @default 1000 */
   outboxPollMs?: number;
   /** Memory recall for personas with recallK > 0 (the memory domain, wired by the platform). */
@@ -88,6 +104,7 @@ const EVENT_TYPENAMES: Record<
 export async function createSessionsSubgraph(deps: SessionsDeps): Promise<SessionsSubgraph> {
   const outbox = new OutboxRelay(deps.db, deps.events, { pollMs: deps.outboxPollMs ?? 1000 }).start();
   const limits = { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits };
+  const rateLimiter = deps.rateLimiter ?? new InMemoryRateLimiter();
   const prices = deps.prices ?? DEFAULT_PRICES;
   const service = new SessionService(
     deps.db,
@@ -98,6 +115,7 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
     limits,
     deps.policy,
     deps.retriever,
+    new GenerationSlots(rateLimiter, { ...DEFAULT_GENERATION_QUOTA, ...deps.limits }),
   );
   // Answers a stopped process left STREAMING are ended (FAILED, metered) before this one serves.
   const recovery = await startGenerationRecovery({
@@ -185,6 +203,7 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
       await service[Symbol.asyncDispose]();
       await outbox.drain().catch(() => 0);
       await outbox[Symbol.asyncDispose]();
+      if (!deps.rateLimiter) await rateLimiter[Symbol.asyncDispose]();
     },
   };
 }
