@@ -418,7 +418,7 @@ describe('bad input: clear codes, nothing leaked or stored', () => {
     expect(stored.data.session.messages.totalCount).toBe(0);
   });
 
-  it('unknown session → NOT_FOUND; another tenant’s session → FORBIDDEN, nothing leaked', async () => {
+  it('unknown session → NOT_FOUND; another tenant’s session → NOT_FOUND as well, nothing leaked', async () => {
     const unknown = await send(t, tenant.adminToken, '00000000-0000-4000-8000-000000000000', 'hello');
     expect(unknown.code).toBe('NOT_FOUND');
 
@@ -439,14 +439,14 @@ describe('bad input: clear codes, nothing leaked or stored', () => {
         tenant.adminToken,
       ),
     ]) {
-      expect(r.code).toBe('FORBIDDEN');
+      expect(r.code).toBe('NOT_FOUND');
       expect(JSON.stringify(r)).not.toContain(secret);
     }
     const sub = await collect(t.wsClient(tenant.adminToken), theirSession, 0, () => true).done.then(
       () => 'received',
       (errors: { extensions?: { code?: string } }[]) => errors[0]?.extensions?.code,
     );
-    expect(sub).toBe('FORBIDDEN');
+    expect(sub).toBe('NOT_FOUND');
   });
 
   it('model server down → the answer fails UNAVAILABLE and retriable, the session stays usable', async () => {

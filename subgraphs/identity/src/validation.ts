@@ -1,4 +1,4 @@
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 
 // Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mailer's job.
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
@@ -18,7 +18,7 @@ export const isUuid = (value: string): boolean => UUID.test(value);
 export function normaliseEmail(value: string, field: string): string {
   const email = value.trim().toLowerCase();
   if (email.length > 254 || !EMAIL.test(email)) {
-    throw bad(field, `${field} "${value}" is not a valid email address (expected name@example.com)`);
+    throw bad(field, `${field} "${clip(value)}" is not a valid email address (expected name@example.com)`);
   }
   return email;
 }
@@ -37,7 +37,7 @@ export function checkSlug(value: string, field: string): string {
   if (!SLUG.test(value)) {
     throw bad(
       field,
-      `${field} "${value}" is invalid: use 3-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen`,
+      `${field} "${clip(value)}" is invalid: use 3-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen`,
     );
   }
   return value;
@@ -47,7 +47,7 @@ export function checkRoleName(value: string, field: string): string {
   if (!ROLE_NAME.test(value)) {
     throw bad(
       field,
-      `${field} "${value}" is invalid: use up to 63 lowercase letters, digits, '-' and '_', starting with a letter`,
+      `${field} "${clip(value)}" is invalid: use up to 63 lowercase letters, digits, '-' and '_', starting with a letter`,
     );
   }
   return value;
@@ -71,7 +71,7 @@ export function checkCapabilities(
   if (unknown !== undefined) {
     throw bad(
       field,
-      `capability "${unknown}" is unknown; known capabilities: ${[...known].sort().join(', ')}`,
+      `capability "${clip(unknown)}" is unknown; known capabilities: ${[...known].sort().join(', ')}`,
     );
   }
   return [...new Set(values)].sort();

@@ -1,5 +1,5 @@
 import { EmbeddingError, type EmbeddingModel } from '@somaagent/embeddings';
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
@@ -584,7 +584,7 @@ export class MemoryService {
 
   async document(claims: VerifiedClaims | null, id: string): Promise<DocumentRow> {
     const doc = await this.documentById(claims, id);
-    if (!doc) throw new SomaError('NOT_FOUND', `memory document ${id} not found`);
+    if (!doc) throw new SomaError('NOT_FOUND', `memory document ${clip(id)} not found`);
     return doc;
   }
 
@@ -731,7 +731,7 @@ export class MemoryService {
     if (input.kinds?.length) filter.kinds = input.kinds;
     if (input.documentIds?.length) {
       const bad = input.documentIds.find((id) => !UUID.test(id));
-      if (bad) throw badInput('filter.documentIds', `"${bad}" is not a document id`);
+      if (bad) throw badInput('filter.documentIds', `"${clip(bad)}" is not a document id`);
       filter.documentIds = input.documentIds;
     }
     return filter;
@@ -780,7 +780,7 @@ export function resolveScope(caller: Caller, input: ScopeInput | null | undefine
   const kind = input?.kind ?? 'USER';
   const id = input?.id ?? null;
   if (!(SCOPE_KINDS as readonly string[]).includes(kind)) {
-    throw badInput('scope.kind', `unknown scope "${kind}"; known scopes: ${SCOPE_KINDS.join(', ')}`);
+    throw badInput('scope.kind', `unknown scope "${clip(kind)}"; known scopes: ${SCOPE_KINDS.join(', ')}`);
   }
   switch (kind as ScopeKind) {
     case 'TENANT':

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import { type PolicyDecider, policySubject } from '@somaagent/policy';
@@ -295,7 +295,7 @@ export class SessionService {
       );
     }
     if (!this.models[provider])
-      throw badInput('provider', `provider ${provider} is not configured on this server`);
+      throw badInput('provider', `provider ${clip(provider)} is not configured on this server`);
     if (input.systemPrompt.length > 20_000)
       throw badInput('systemPrompt', 'systemPrompt is limited to 20000 characters');
     if (!(temperature >= 0 && temperature <= 2))
@@ -369,7 +369,9 @@ export class SessionService {
           ).rows[0]
         : undefined;
       if (!persona)
-        throw new SomaError('NOT_FOUND', `persona ${input.personaId} not found`, { field: 'personaId' });
+        throw new SomaError('NOT_FOUND', `persona ${clip(input.personaId)} not found`, {
+          field: 'personaId',
+        });
       const { rows } = await tx.query<SessionRow>(
         `INSERT INTO sessions.sessions (tenant_id, user_id, persona_id, model, title)
          VALUES ($1, $2, $3, $4, $5) RETURNING ${SESSION_COLUMNS}`,
@@ -415,7 +417,7 @@ export class SessionService {
     });
   }
 
-  /** The session if it is the caller's tenant's; FORBIDDEN if another tenant's; NOT_FOUND otherwise. */
+  /** The session if it is the caller's tenant's; NOT_FOUND otherwise (another tenant's too). */
   async session(
     claims: VerifiedClaims | null,
     id: string,
@@ -427,7 +429,7 @@ export class SessionService {
 
   private async loadSession(
     tx: SqlExecutor,
-    caller: Caller,
+    _caller: Caller,
     id: string,
     forUpdate = false,
   ): Promise<SessionRow> {
@@ -438,15 +440,9 @@ export class SessionService {
         { name: forUpdate ? 'sessions.session.lock' : 'sessions.session' },
       );
       if (rows[0]) return rows[0];
-      const owner = await tx.query<{ tenant: string | null }>(
-        'SELECT sessions.session_tenant($1) AS tenant',
-        [id],
-      );
-      if (owner.rows[0]?.tenant && owner.rows[0].tenant !== caller.tenantId) {
-        throw new SomaError('FORBIDDEN', 'this session belongs to another tenant');
-      }
     }
-    throw new SomaError('NOT_FOUND', `session ${id} not found`, { field: 'sessionId' });
+    // Another tenant's session answers exactly like a missing one: no existence oracle.
+    throw new SomaError('NOT_FOUND', `session ${clip(id)} not found`, { field: 'sessionId' });
   }
 
   async messages(
