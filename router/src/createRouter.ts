@@ -134,6 +134,9 @@ export interface RunningRouter extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** How often an open WebSocket's token is checked for revocation (docs/security.md §5). */
+const REVOCATION_CHECK_MS = 1_000;
+
 /** Transport kind of the subgraphs that run in the router's process. */
 const IN_PROCESS = 'soma-in-process';
 
@@ -141,6 +144,7 @@ type SocketExtra = {
   somaClaims?: VerifiedClaims | null;
   activeSubscriptions?: Set<string>;
   expiryTimer?: NodeJS.Timeout;
+  revocationTimer?: NodeJS.Timeout;
   rateQuota?: SocketQuota;
 } & Record<PropertyKey, unknown>;
 
@@ -332,8 +336,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         const params = ctx.connectionParams ?? {};
         const raw = typeof params.authorization === 'string' ? params.authorization : undefined;
         let claims: VerifiedClaims;
+        let token: string | null;
         try {
-          const token =
+          token =
             (raw ? bearerToken(raw) : null) ?? (typeof params.token === 'string' ? params.token : null);
           if (!token)
             throw new SomaError(
@@ -353,6 +358,14 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
           () => socket.close(4401, 'token expired'),
           Math.min(Math.max(0, msLeft), 2_147_483_647),
         );
+        // A revoked token (key revoked, user disabled, role removed) closes its socket with 4403
+        // within REVOCATION_CHECK_MS; verify() is a cache lookup plus the issuer's revocation check.
+        const held = token;
+        ctx.extra.revocationTimer = setInterval(() => {
+          verifier.verify(held).catch((error: unknown) => {
+            if ((error as SomaError).extensions?.revoked === true) socket.close(4403, 'token revoked');
+          });
+        }, REVOCATION_CHECK_MS);
         const quota = await socketQuotas.open(claims, socket);
         if (!quota) return false;
         ctx.extra.rateQuota = quota;
@@ -391,6 +404,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       },
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
+        clearInterval(ctx.extra.revocationTimer);
         ctx.extra.rateQuota?.close();
       },
     },

@@ -37,7 +37,19 @@ async function createTopic(partitions: number): Promise<string> {
   expect(
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }),
   ).toBe(true);
-  return topic;
+  // waitForLeaders reads the controller's metadata; on a loaded machine the broker can still answer
+  // "does not host this topic-partition" for a moment after it. ListOffsets goes to each
+  // partition's leader, so once it answers, produce and fetch will too.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await admin.fetchTopicOffsets(topic);
+      return topic;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 interface Received {
