@@ -70,7 +70,18 @@ const platform = await startPlatform({
   platformAdminKey,
   models: { OPENAI_COMPATIBLE: chat },
   prices: { [model]: { promptUsdPerMillion: 0.1, completionUsdPerMillion: 0.4 } },
-  limits: { maxSubscriptionsPerConnection: 20 },
+  limits: {
+    maxSubscriptionsPerConnection: 20,
+    // One bench user drives up to 1000 sessions at once; the per-user and per-tenant quotas
+    // (docs/security.md §3) are not what this bench measures.
+    requestsPerMinutePerIp: 10_000_000,
+    requestsPerMinutePerSubject: 10_000_000,
+    requestsPerMinutePerTenant: 10_000_000,
+    maxConnectionsPerUser: 100_000,
+    maxSubscriptionsPerUser: 100_000,
+    socketOperationsPerSecondPerUser: 1_000_000,
+  },
+  sessionsLimits: { maxConcurrentGenerationsPerUser: 100_000, maxConcurrentGenerationsPerTenant: 100_000 },
   // bench.ts --subgraph-transport: in-process (the platform's default) or http (signed HTTP and
   // graphql-ws to the subgraphs' loopback servers, as a distributed deployment).
   subgraphTransport: process.env.SOMA_BENCH_SUBGRAPH_TRANSPORT === 'http' ? 'http' : 'in-process',
