@@ -12,8 +12,9 @@ import { GraphQLError, getOperationAST, type OperationTypeNode, parse } from 'gr
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createTokenVerifier, type TrustedIssuer } from './auth/createTokenVerifier';
-import { gatewayPersistedDocuments, type PersistedDocuments } from './persistedDocuments';
+import { gatewayPersistedDocuments, type PersistedDocuments, refuseUnlisted } from './persistedDocuments';
 import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
+import { useInputSanitation } from './plugins/useInputSanitation';
 import { usePolicy } from './plugins/usePolicy';
 import { readPolicyDirectives } from './plugins/usePolicyDirectives';
 import { useRateLimits } from './plugins/useRateLimits';
@@ -217,6 +218,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         costLimit: { maxCost: limits.maxCost, onReject: [tagLimitRejection] },
         blockFieldSuggestion: { enabled: !introspection },
       }),
+      useInputSanitation({ hideSuggestions: !introspection }),
       useRateLimits({ budgets, verifier, maxTokens: limits.maxTokens }),
       useTokenVerification(verifier),
       ...(options.policy
@@ -377,6 +379,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         const active = ctx.extra.activeSubscriptions;
         // Only subscriptions count: a query or mutation sent over the socket (a streaming
         // client's sendMessage) ends by itself and must not be refused because the socket is full.
+        const unlisted = options.persistedDocuments && refuseUnlisted(options.persistedDocuments, payload);
+        if (unlisted) return [unlisted];
         const document = options.persistedDocuments?.documentFor(payload) ?? payload.query;
         const subscription =
           operationTypeOf(document, payload.operationName, limits.maxTokens) === 'subscription';
