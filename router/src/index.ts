@@ -1,6 +1,7 @@
 export {
   createTokenVerifier,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  type RevocableToken,
   type TokenVerifier,
   type TrustedIssuer,
 } from './auth/createTokenVerifier';

@@ -38,6 +38,13 @@ export interface TrustedIssuer {
    */
   maxTokenLifetimeSeconds?: number;
   /**
+   * Whether a token of this issuer was revoked after it was issued (an API key revoked, a user
+   * disabled, a role removed). Asked on EVERY use of a token, reused verifications included, so a
+   * revocation takes effect at once; it must be cheap (an in-memory or Redis lookup). Unset:
+   * tokens are valid until they expire.
+   */
+  isRevoked?: (token: RevocableToken) => boolean | Promise<boolean>;
+  /**
    * Turns a verified payload into the claims subgraphs receive. Throwing (or rejecting) refuses
    * the token with 401 and the error's message.
    */
@@ -46,6 +53,16 @@ export interface TrustedIssuer {
     issuer: string,
     header: JWTHeaderParameters,
   ) => VerifiedClaims | Promise<VerifiedClaims>;
+}
+
+/** What a revocation check sees of a verified token. */
+export interface RevocableToken {
+  /** The claims' subject (user id, API-key id, namespaced external subject). */
+  subject: string;
+  /** `iat` (seconds), or undefined when the token has none. */
+  issuedAt: number | undefined;
+  /** `jti`, when the token has one. */
+  tokenId: string | undefined;
 }
 
 export interface TokenVerifier {
@@ -58,7 +75,7 @@ export interface TokenVerifierOptions {
    * `exp`; 0 = verify every request). A signature check costs ~0.5 ms of the router's event loop
    * per request (bench/sessions trace), and a token's signature and claims cannot change. The
    * cost: a token signed with a key its issuer has since withdrawn from its JWKS stays accepted
-   * this long (tokens are not revocable at the router either way: they expire).
+   * this long. Revocation ({@link TrustedIssuer.isRevoked}) is checked on every use regardless.
    * @default 60_000
    */
   reuseVerifiedForMs?: number;
@@ -66,6 +83,15 @@ export interface TokenVerifierOptions {
   maxReusedTokens?: number;
   /** Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. @default 5 */
   clockToleranceSeconds?: number;
+}
+
+/** A verified token as remembered for reuse. */
+interface Verified {
+  claims: VerifiedClaims;
+  /** Reused until then (epoch ms). */
+  until: number;
+  isRevoked: TrustedIssuer['isRevoked'];
+  revocable: RevocableToken;
 }
 
 /** Default of {@link TrustedIssuer.maxTokenLifetimeSeconds}. */
@@ -115,7 +141,7 @@ export function createTokenVerifier(
   const maxReused = options.maxReusedTokens ?? 10_000;
   const tolerance = options.clockToleranceSeconds ?? 5;
   /** Tokens verified lately → their claims, and until when they may be reused (ms). */
-  const verified = new Map<string, { claims: VerifiedClaims; until: number }>();
+  const verified = new Map<string, Verified>();
   for (const { issuer, maxTokenLifetimeSeconds: max } of issuers) {
     if (max !== undefined && !(Number.isInteger(max) && max > 0))
       throw new RangeError(`maxTokenLifetimeSeconds of ${issuer} must be a positive integer`);
@@ -140,23 +166,31 @@ export function createTokenVerifier(
 
   return {
     async verify(token) {
-      const known = verified.get(token);
-      if (known) {
-        if (Date.now() < known.until) return known.claims;
+      let known = verified.get(token);
+      if (known && Date.now() >= known.until) {
         verified.delete(token);
+        known = undefined;
       }
-      const claims = await verifyNow(token);
-      if (reuseMs > 0) {
+      const fresh = known ?? (await verifyNow(token));
+      if (fresh.isRevoked && (await fresh.isRevoked(fresh.revocable))) {
+        verified.delete(token);
+        throw new SomaError(
+          'UNAUTHENTICATED',
+          'token was revoked (API key revoked, user disabled or roles changed): sign in again',
+          { http: { status: 401 }, revoked: true },
+        );
+      }
+      if (!known && reuseMs > 0) {
         // Never past the token's own expiry (without jose's clock tolerance: stricter, not looser).
-        const until = Math.min(Date.now() + reuseMs, claims.expiresAt * 1000);
-        verified.set(token, { claims, until });
+        fresh.until = Math.min(Date.now() + reuseMs, fresh.claims.expiresAt * 1000);
+        verified.set(token, fresh);
         if (verified.size > maxReused) verified.delete(verified.keys().next().value!);
       }
-      return claims;
+      return fresh.claims;
     },
   };
 
-  async function verifyNow(token: string): Promise<VerifiedClaims> {
+  async function verifyNow(token: string): Promise<Verified> {
     let issuer: string | undefined;
     try {
       const header = decodeProtectedHeader(token);
@@ -185,7 +219,17 @@ export function createTokenVerifier(
     }
     checkHygiene(config, header, payload);
     try {
-      return await config.toClaims(payload, config.issuer, header);
+      const claims = await config.toClaims(payload, config.issuer, header);
+      return {
+        claims,
+        until: 0,
+        isRevoked: config.isRevoked,
+        revocable: {
+          subject: claims.subject,
+          issuedAt: typeof payload.iat === 'number' ? payload.iat : undefined,
+          tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
+        },
+      };
     } catch (error) {
       if (error instanceof SomaError) throw error;
       throw unauthenticated(`token claims are not usable: ${(error as Error).message}`);

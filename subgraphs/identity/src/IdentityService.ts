@@ -1,5 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { DataScope, EventBus, EventEnvelope, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { SignJWT } from 'jose';
@@ -25,6 +25,7 @@ import {
 } from './models';
 import { type Connection, pageArgs, toConnection } from './pagination';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords';
+import type { RevocationList } from './RevocationList';
 import type { FailureOutcome, SignInThrottle } from './SignInThrottle';
 import type { SigningKeyStore } from './SigningKeyStore';
 import {
@@ -50,6 +51,7 @@ export interface IdentityServiceOptions {
   platformAdminKey: string | undefined;
   knownCapabilities: ReadonlySet<string>;
   throttle: SignInThrottle;
+  revocations: RevocationList;
 }
 
 type Emit = (type: IdentityEventType, tenantId: string, payload: IdentityEventPayload) => void;
@@ -72,6 +74,7 @@ interface UserRow {
   email: string;
   display_name: string;
   created_at: Date;
+  disabled_at: Date | null;
   roles: RoleRow[] | string;
 }
 interface ApiKeyRow {
@@ -86,7 +89,7 @@ interface ApiKeyRow {
 type Paged<Row> = Row & { cursor_ts: string };
 
 const CURSOR_TS = `to_json(t.created_at) #>> '{}' AS cursor_ts`;
-const USER_COLUMNS = `t.id, t.email, t.display_name, t.created_at,
+const USER_COLUMNS = `t.id, t.email, t.display_name, t.created_at, t.disabled_at,
   coalesce((SELECT json_agg(json_build_object('id', r.id, 'name', r.name, 'capabilities', r.capabilities,
                                               'builtin', r.builtin, 'created_at', r.created_at) ORDER BY r.name)
               FROM identity.user_roles ur
@@ -117,6 +120,7 @@ const toUser = (r: UserRow): UserModel => {
     roles,
     capabilities: unionCapabilities(roles.map((role) => role.capabilities)),
     createdAt: r.created_at,
+    disabledAt: r.disabled_at,
   };
 };
 const toApiKey = (r: ApiKeyRow): ApiKeyModel => ({
@@ -442,7 +446,7 @@ export class IdentityService {
     );
     const row = tenantId ? found.rows[0] : undefined;
     const matches = await verifyPassword(password, row?.password_hash ?? (await decoyPasswordHash()));
-    if (!tenantId || !row || !matches) {
+    if (!tenantId || !row || !matches || row.disabled_at) {
       const outcome = await this.o.throttle.failed(keys);
       if (tenantId) this.auditFailedSignIn(tenantId, row?.id, request.clientIp, outcome);
       throw new SomaError('UNAUTHENTICATED', SIGN_IN_FAILED);
@@ -639,6 +643,7 @@ export class IdentityService {
 
   async assignRole(claims: VerifiedClaims | null, userId: string, roleName: string): Promise<UserModel> {
     const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
+    checkRoleName(roleName, 'roleName');
     return this.transact(this.scopeOf(c), async (tx, emit) => {
       if (!(await this.findUser(tx, userId))) throw notFound('user', userId);
       const { rows } = await tx.query<RoleRow>(
@@ -691,7 +696,7 @@ export class IdentityService {
   async revokeApiKey(claims: VerifiedClaims | null, id: string): Promise<ApiKeyModel> {
     const c = this.authorise(claims, IdentityCapability.APIKEYS_WRITE);
     if (!isUuid(id)) throw notFound('API key', id);
-    return this.transact(this.scopeOf(c), async (tx, emit) => {
+    const key = await this.transact(this.scopeOf(c), async (tx, emit) => {
       const revoked = await tx.query<ApiKeyRow>(
         `UPDATE identity.api_keys AS t SET revoked_at = now() WHERE t.id = $1 AND t.revoked_at IS NULL
          RETURNING ${API_KEY_COLUMNS}`,
@@ -708,6 +713,55 @@ export class IdentityService {
       if (!rows[0]) throw notFound('API key', id);
       return toApiKey(rows[0]);
     });
+    // The key's tokens are refused at the router from now on (its id is their subject).
+    this.o.revocations.revoke(id);
+    return key;
+  }
+
+  // ---------------------------------------------------------------- revocation
+
+  /** Disables a user: no more sign-ins, and the tokens they hold are refused. Idempotent. */
+  async disableUser(claims: VerifiedClaims | null, id: string): Promise<UserModel> {
+    const c = this.authorise(claims, IdentityCapability.USERS_WRITE);
+    const user = await this.transact(this.scopeOf(c), async (tx, emit) => {
+      const target = await this.findUser(tx, id);
+      if (!target) throw notFound('user', id);
+      // Nobody disables someone who holds more than they do (an admin, for a user manager).
+      this.requireGrantable(c, target.capabilities);
+      const { rowCount } = await tx.query(
+        'UPDATE identity.users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL',
+        [id],
+      );
+      if (rowCount > 0) emit('USER_DISABLED', c.tenantId, { subjectId: id, actorId: c.subject });
+      return (await this.findUser(tx, id))!;
+    });
+    this.o.revocations.revoke(id);
+    return user;
+  }
+
+  /** Takes a role from a user; the tokens they hold (which carry the old capabilities) are refused. */
+  async unassignRole(claims: VerifiedClaims | null, userId: string, roleName: string): Promise<UserModel> {
+    const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
+    const user = await this.transact(this.scopeOf(c), async (tx, emit) => {
+      if (!(await this.findUser(tx, userId))) throw notFound('user', userId);
+      const { rows } = await tx.query<RoleRow>(
+        `SELECT ${ROLE_COLUMNS} FROM identity.roles t WHERE t.name = $1`,
+        [roleName],
+      );
+      const role = rows[0];
+      if (!role) throw notFound('role', roleName);
+      this.requireGrantable(c, role.capabilities);
+      const deleted = await tx.query('DELETE FROM identity.user_roles WHERE user_id = $1 AND role_id = $2', [
+        userId,
+        role.id,
+      ]);
+      if (deleted.rowCount > 0) {
+        emit('ROLE_UNASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName });
+      }
+      return (await this.findUser(tx, userId))!;
+    });
+    this.o.revocations.revoke(userId);
+    return user;
   }
 }
 
@@ -717,4 +771,4 @@ export interface PageInput {
 }
 
 const notFound = (what: string, id: string) =>
-  new SomaError('NOT_FOUND', `${what} "${id}" was not found in your tenant`, { id });
+  new SomaError('NOT_FOUND', `${what} "${clip(id)}" was not found in your tenant`, { id: clip(id) });

@@ -14,6 +14,7 @@ import {
   type IdentityEventType,
 } from './models';
 import { PrivateKeyCipher } from './privateKeyCipher';
+import { RevocationList } from './RevocationList';
 import { SignInThrottle, type SignInThrottleOptions } from './SignInThrottle';
 import { SigningKeyStore } from './SigningKeyStore';
 
@@ -68,6 +69,11 @@ export interface IdentitySubgraph {
   getRoutes: Record<string, () => Promise<{ status: number; body: unknown }>>;
   /** Adds a signing key; tokens signed with the previous ones verify for 2× the token lifetime. */
   rotateSigningKey(): Promise<{ kid: string }>;
+  /**
+   * For the router's entry of this issuer (`TrustedIssuer.isRevoked`): whether a token was
+   * revoked (its API key revoked, its user disabled or a role taken from them) after it was issued.
+   */
+  isRevoked(token: { subject: string; issuedAt: number | undefined }): boolean;
 }
 
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -148,6 +154,8 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     deps.signingKeySecret ? new PrivateKeyCipher(deps.signingKeySecret) : undefined,
   );
   await keys.ensureKey();
+  // Kept for a token lifetime plus a minute of clock tolerance: no older token is valid anyway.
+  const revocations = new RevocationList(ttl + 60);
   const service = new IdentityService({
     db: deps.db,
     events: deps.events,
@@ -162,6 +170,7 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
       ...(deps.knownCapabilities ?? []),
     ]),
     throttle: new SignInThrottle(deps.signInThrottle),
+    revocations,
   });
 
   const resolvers: Resolvers = {
@@ -201,6 +210,8 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
       assignRole: (_, { userId, roleName }, { claims }) => service.assignRole(claims, userId, roleName),
       createApiKey: (_, { input }, { claims }) => service.createApiKey(claims, input),
       revokeApiKey: (_, { id }, { claims }) => service.revokeApiKey(claims, id),
+      disableUser: (_, { id }, { claims }) => service.disableUser(claims, id),
+      unassignRole: (_, { userId, roleName }, { claims }) => service.unassignRole(claims, userId, roleName),
       rotateSigningKey: (_, __, { claims }) => service.rotateSigningKey(claims),
     },
     Subscription: {
@@ -243,5 +254,6 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
       [JWKS_PATH]: async () => ({ status: 200, body: await keys.jwks() }),
     },
     rotateSigningKey: () => keys.rotate(),
+    isRevoked: revocations.isRevoked,
   };
 }

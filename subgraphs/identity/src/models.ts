@@ -23,6 +23,7 @@ export interface UserModel {
   roles: RoleModel[];
   capabilities: string[];
   createdAt: Date;
+  disabledAt: Date | null;
 }
 
 export interface ApiKeyModel {
@@ -52,7 +53,9 @@ export type IdentityEventType =
   | 'ROLE_ASSIGNED'
   | 'SIGNED_IN'
   | 'SIGN_IN_FAILED'
-  | 'SIGN_IN_LOCKED_OUT';
+  | 'SIGN_IN_LOCKED_OUT'
+  | 'USER_DISABLED'
+  | 'ROLE_UNASSIGNED';
 
 /** Payload of an `identity.events` envelope. */
 export interface IdentityEventPayload {

@@ -118,13 +118,15 @@ export type IdentityEventType =
   | 'API_KEY_REVOKED'
   | 'ROLE_ASSIGNED'
   | 'ROLE_CREATED'
+  | 'ROLE_UNASSIGNED'
   | 'SIGNED_IN'
   /** A password sign-in for this tenant failed (subjectId: the user, or 'unknown-user'; actorId: 'anonymous'). */
   | 'SIGN_IN_FAILED'
   /** Too many failures: the account (or the client IP) is locked out for a while (docs/security.md §4). */
   | 'SIGN_IN_LOCKED_OUT'
   | 'TENANT_CREATED'
-  | 'USER_CREATED';
+  | 'USER_CREATED'
+  | 'USER_DISABLED';
 
 export type Mutation = {
   __typename?: 'Mutation';
@@ -138,9 +140,11 @@ export type Mutation = {
   createTenant: CreateTenantPayload;
   /** Needs identity:users:write. */
   createUser: User;
+  /** Needs identity:users:write and every capability the user holds. The user can no longer sign in, and the tokens they hold are refused at once (open subscriptions close with 4403). Idempotent. */
+  disableUser: User;
   /** Exchanges an API key secret (or the platform admin key) for a short-lived access token. */
   exchangeApiKey: AccessToken;
-  /** Needs identity:apikeys:write. Idempotent: revoking a revoked key returns it unchanged. */
+  /** Needs identity:apikeys:write. Idempotent: revoking a revoked key returns it unchanged. Tokens exchanged for the key are refused at once. */
   revokeApiKey: ApiKey;
   /** Platform administrators only. Old keys keep verifying for twice the access-token lifetime. */
   rotateSigningKey: SigningKeyRotation;
@@ -150,6 +154,8 @@ export type Mutation = {
    * extensions.retryAfter (seconds).
    */
   signIn: AccessToken;
+  /** Needs identity:roles:write. Takes the role from the user and refuses the tokens they hold (they sign in again for the new capabilities). Idempotent. */
+  unassignRole: User;
 };
 
 
@@ -179,6 +185,11 @@ export type MutationCreateUserArgs = {
 };
 
 
+export type MutationDisableUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationExchangeApiKeyArgs = {
   secret: Scalars['String']['input'];
 };
@@ -191,6 +202,12 @@ export type MutationRevokeApiKeyArgs = {
 
 export type MutationSignInArgs = {
   input: SignInInput;
+};
+
+
+export type MutationUnassignRoleArgs = {
+  roleName: Scalars['String']['input'];
+  userId: Scalars['ID']['input'];
 };
 
 /** Relay page information, shared by every subgraph's connections. */
@@ -294,6 +311,8 @@ export type User = {
   /** Union of the capabilities of the user's roles, sorted. '*' means every capability. */
   capabilities: Array<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
+  /** Set by disableUser: the user cannot sign in and their tokens are refused. */
+  disabledAt?: Maybe<Scalars['DateTime']['output']>;
   displayName: Scalars['String']['output'];
   email: Scalars['String']['output'];
   id: Scalars['ID']['output'];
@@ -560,10 +579,12 @@ export type MutationResolvers<ContextType = IdentityContext, ParentType extends 
   createRole?: Resolver<ResolversTypes['Role'], ParentType, ContextType, RequireFields<MutationCreateRoleArgs, 'input'>>;
   createTenant?: Resolver<ResolversTypes['CreateTenantPayload'], ParentType, ContextType, RequireFields<MutationCreateTenantArgs, 'input'>>;
   createUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationCreateUserArgs, 'input'>>;
+  disableUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationDisableUserArgs, 'id'>>;
   exchangeApiKey?: Resolver<ResolversTypes['AccessToken'], ParentType, ContextType, RequireFields<MutationExchangeApiKeyArgs, 'secret'>>;
   revokeApiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
   rotateSigningKey?: Resolver<ResolversTypes['SigningKeyRotation'], ParentType, ContextType>;
   signIn?: Resolver<ResolversTypes['AccessToken'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'input'>>;
+  unassignRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUnassignRoleArgs, 'roleName' | 'userId'>>;
 };
 
 export type PageInfoResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -619,6 +640,7 @@ export type UserResolvers<ContextType = IdentityContext, ParentType extends Reso
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   capabilities?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  disabledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
