@@ -111,6 +111,37 @@ function extractId(params: { documentId?: unknown; extensions?: unknown }): stri
 const rejection = (code: string, status: number, message: string) => () =>
   new GraphQLError(message, { extensions: { code, http: { status } } });
 
+const notFound = rejection(
+  'PERSISTED_QUERY_NOT_FOUND',
+  400,
+  'no registered operation has this document id; register the operation (its sha256) in the persisted documents manifest',
+);
+const textRefused = rejection(
+  'PERSISTED_QUERY_REQUIRED',
+  403,
+  'this endpoint runs registered operations only: send "documentId" (or extensions.persistedQuery.sha256Hash) instead of the query text',
+);
+const noId = rejection(
+  'PERSISTED_QUERY_REQUIRED',
+  403,
+  'this endpoint runs registered operations only: the request names no document id ("documentId" or extensions.persistedQuery.sha256Hash)',
+);
+
+/**
+ * The safelist's answer to a graphql-ws `subscribe` payload, checked before the gateway sees
+ * it (the gateway's plugin throws there, which graphql-ws would turn into closing the socket):
+ * null when it names a registered document, else the error the HTTP path gives.
+ */
+export function refuseUnlisted(
+  documents: PersistedDocuments,
+  payload: { query?: unknown; documentId?: unknown; extensions?: unknown },
+): GraphQLError | null {
+  if (typeof payload.query === 'string' && payload.query !== '') return textRefused();
+  const id = extractId(payload);
+  if (id === null) return noId();
+  return documents.get(id) === null ? notFound() : null;
+}
+
 /**
  * The gateway runtime's own `persistedDocuments` option (Yoga's persisted operations plugin)
  * over these documents, in safelist mode: query text is refused, every operation must name a
@@ -121,22 +152,6 @@ export function gatewayPersistedDocuments(documents: PersistedDocuments) {
   return {
     getPersistedOperation: (id: string) => documents.get(id),
     allowArbitraryDocuments: false,
-    customErrors: {
-      notFound: rejection(
-        'PERSISTED_QUERY_NOT_FOUND',
-        400,
-        'no registered operation has this document id; register the operation (its sha256) in the persisted documents manifest',
-      ),
-      persistedQueryOnly: rejection(
-        'PERSISTED_QUERY_REQUIRED',
-        403,
-        'this endpoint runs registered operations only: send "documentId" (or extensions.persistedQuery.sha256Hash) instead of the query text',
-      ),
-      keyNotFound: rejection(
-        'PERSISTED_QUERY_REQUIRED',
-        403,
-        'this endpoint runs registered operations only: the request names no document id ("documentId" or extensions.persistedQuery.sha256Hash)',
-      ),
-    },
+    customErrors: { notFound, persistedQueryOnly: textRefused, keyNotFound: noId },
   };
 }
