@@ -209,7 +209,8 @@ describe('06 replay-proof subgraph calls', () => {
     );
     expect(made.errors).toBeUndefined();
     await firstEvent;
-    expect(events[0]).toEqual({ data: { identityEvents: { type: 'USER_CREATED' } } });
+    // Creating a user emits identity events (which ones is identity's business): one arrived.
+    expect(events[0]).toEqual({ data: { identityEvents: { type: expect.any(String) } } });
     await client.dispose();
 
     // The attacker's own graphql-ws connection to the real subgraph, replaying the frame.
