@@ -73,6 +73,12 @@ const Env = z.object({
   SOMA_LOCAL_THREADS: z.coerce.number().int().min(1).max(256).default(1),
   /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
   SOMA_MODEL_PRICES: z.string().optional(),
+  /**
+   * JSON: quotas and rate limits (docs/security.md §3), e.g. { "requestsPerMinutePerSubject": 600,
+   * "maxConcurrentGenerationsPerUser": 2, "tenantOverrides": { "<tenant id>": { … } } }.
+   * Unset: the documented defaults.
+   */
+  SOMA_RATE_LIMITS: z.string().optional(),
   /** Distributed mode: session event streams in Redis (replayable from any replica). */
   SOMA_REDIS_URL: z.string().url().optional(),
   /** Distributed mode: platform events on Kafka, comma-separated host:port list. */
@@ -97,6 +103,27 @@ const ModelPrices = z.record(
   z.string(),
   z.object({ promptUsdPerMillion: z.number().min(0), completionUsdPerMillion: z.number().min(0) }),
 );
+const count = z.number().int().min(1);
+const TenantRateLimits = z
+  .object({
+    requestsPerMinutePerSubject: count,
+    requestsPerMinutePerTenant: count,
+    maxConnectionsPerUser: count,
+    maxSubscriptionsPerUser: count,
+    socketOperationsPerSecondPerUser: count,
+  })
+  .partial()
+  .strict();
+const GenerationQuota = z
+  .object({ maxConcurrentGenerationsPerUser: count, maxConcurrentGenerationsPerTenant: count })
+  .partial()
+  .strict();
+const RateLimits = TenantRateLimits.extend({
+  requestsPerMinutePerIp: count.optional(),
+  tenantOverrides: z.record(z.string(), TenantRateLimits).optional(),
+  ...GenerationQuota.shape,
+  generationTenantOverrides: z.record(z.string(), GenerationQuota).optional(),
+}).strict();
 const OidcIssuers = z.array(
   z
     .object({
@@ -200,6 +227,20 @@ const events = env.SOMA_KAFKA_BROKERS
     )
   : undefined;
 const oidcIssuers = parseJsonEnv('SOMA_OIDC_ISSUERS', env.SOMA_OIDC_ISSUERS, OidcIssuers);
+// The router's part goes to `limits`, the concurrent-generation quota to the sessions subgraph.
+const {
+  maxConcurrentGenerationsPerUser,
+  maxConcurrentGenerationsPerTenant,
+  generationTenantOverrides,
+  ...routerRateLimits
+} = env.SOMA_RATE_LIMITS ? parseJsonEnv('SOMA_RATE_LIMITS', env.SOMA_RATE_LIMITS, RateLimits) : {};
+const generationQuota = Object.fromEntries(
+  Object.entries({
+    maxConcurrentGenerationsPerUser,
+    maxConcurrentGenerationsPerTenant,
+    generationTenantOverrides,
+  }).filter(([, value]) => value !== undefined),
+);
 const prices = env.SOMA_MODEL_PRICES
   ? parseJsonEnv('SOMA_MODEL_PRICES', env.SOMA_MODEL_PRICES, ModelPrices)
   : undefined;
@@ -253,6 +294,8 @@ const platform = await startPlatform({
     ? { model: remote, defaultModel: env.SOMA_LLM_MODEL ?? localModelName }
     : { model: local, defaultModel: localModelName },
   ...(prices ? { prices } : {}),
+  limits: routerRateLimits,
+  sessionsLimits: generationQuota,
   externalIssuers: oidcIssuers.map(
     ({ issuer, audience, jwksUrl, typ, maxTokenLifetimeSeconds, ...mapping }) => ({
       issuer,
