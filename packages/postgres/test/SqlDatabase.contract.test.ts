@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+import { SomaError } from '@somaagent/errors';
 import type { Migration, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../tests/support/postgres';
@@ -398,6 +400,57 @@ const contract: Case[] = [
         // Declared limitation: the embedded session user is a superuser; only our own code runs there.
         expect((await escalate).rows[0]!.role).not.toBe(APP_ROLE);
       }
+    },
+  },
+  {
+    name: 'a value the database cannot store is BAD_USER_INPUT with a fixed message (NUL, a malformed uuid)',
+    async run({ db }, ns) {
+      await db.migrate(notesMigrations(ns));
+      const secret = 'private words';
+      for (const [body, sqlState] of [
+        [`a\u0000b ${secret}`, '22021'],
+        [`not-a-uuid ${secret}`, '22P02'],
+      ] as const) {
+        const failed = await db
+          .withScope({ tenantId: TENANT_A }, (tx) =>
+            sqlState === '22021'
+              ? insertNote(tx, ns, TENANT_A, body)
+              : tx.query(`SELECT * FROM ${ns}.notes WHERE id = $1`, [body]),
+          )
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        expect(failed).toBeInstanceOf(SomaError);
+        expect((failed as SomaError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', sqlState });
+        expect((failed as SomaError).message).not.toContain(secret);
+      }
+      expect(await countAll(db, ns)).toBe(0);
+    },
+  },
+  {
+    name: 'a failed query carries none of its parameters or the values PostgreSQL quotes in detail',
+    async run({ db }, ns) {
+      const unique: Migration = {
+        domain: ns,
+        version: 3,
+        name: 'unique_body',
+        sql: `CREATE UNIQUE INDEX notes_body_key ON ${ns}.notes (body)`,
+      };
+      await db.migrate([...notesMigrations(ns), unique]);
+      const secret = 'hunter2-secret-body';
+      const failed = await db
+        .withScope({ tenantId: TENANT_A }, async (tx) => {
+          await insertNote(tx, ns, TENANT_A, secret);
+          await insertNote(tx, ns, TENANT_A, secret);
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(failed).toBeDefined();
+      expect((failed as { code?: string }).code).toBe('23505');
+      expect(inspect(failed, { depth: 5 })).not.toContain(secret);
     },
   },
 ];
