@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InProcessEventBus } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
-import type { ChatChunk, EventEnvelope } from '@somaagent/ports';
+import type { ChatChunk, ChatMessage, EventEnvelope } from '@somaagent/ports';
+import { PgliteSqlDatabase } from '@somaagent/postgres';
 import type { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
@@ -79,6 +80,7 @@ async function platformWith(
   slug: string,
   chat: OpenAICompatibleChatModel,
   sessionsLimits: Record<string, number> = {},
+  db?: PgliteSqlDatabase,
 ): Promise<Subject> {
   const events = new InProcessEventBus();
   const published: EventEnvelope[] = [];
@@ -86,7 +88,13 @@ async function platformWith(
   void (async () => {
     for await (const e of feed) published.push(e);
   })();
-  const t = await startTestPlatform({ events, models: { OPENAI_COMPATIBLE: chat }, prices, sessionsLimits });
+  const t = await startTestPlatform({
+    events,
+    models: { OPENAI_COMPATIBLE: chat },
+    prices,
+    sessionsLimits,
+    ...(db ? { db } : {}),
+  });
   closers.push(async () => {
     await t[Symbol.asyncDispose]();
     await feed.return?.();
@@ -224,15 +232,18 @@ async function stored(s: Subject, sessionId: string, messageId: string) {
 }
 
 /** The engine's own answer to the same prompt, exactly `completionTokens` long (greedy). */
-async function engineReplay(completionTokens: number) {
+async function engineReplay(
+  completionTokens: number,
+  messages: ChatMessage[] = [
+    { role: 'system', content: SYSTEM },
+    { role: 'user', content: QUESTION },
+  ],
+) {
   const chat = OpenAICompatibleChatModel.fromUrl(baseUrl!, apiKey);
   const chunks: ChatChunk[] = [];
   for await (const c of chat.stream({
     model: model!,
-    messages: [
-      { role: 'system', content: SYSTEM },
-      { role: 'user', content: QUESTION },
-    ],
+    messages,
     maxTokens: completionTokens,
     temperature: 0,
   }))
@@ -366,5 +377,93 @@ describe('issue 14 item 2: a generation cut short is metered exactly', () => {
     expect(live.events.at(-1)).toMatchObject({ type: 'FAILED', code: 'UNAVAILABLE', retriable: true });
     const answer = await expectMetered(broken, sessionId, messageId, 'FAILED', 'broke off');
     expect(answer.finishReason).toBe('error');
+  });
+
+  it('embedded, answered first and then not stored (the session was closed behind the platform): still metered', async () => {
+    // On the in-process database the first token goes out before the messages are stored
+    // (answerFirst). Closing the session behind the platform's back makes that storing fail:
+    // nothing is stored, but the tokens the engine produced are metered on the session's
+    // totals and on slm.requests (FAILED, not_stored).
+    const db = await PgliteSqlDatabase.open();
+    const embedded = await platformWith(
+      'unstored',
+      OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, { runningUsage: 'llama-server' }),
+      {},
+      db,
+    );
+    const sessionId = await startSession(embedded);
+    const live = watch(embedded.t.wsClient(embedded.token), sessionId);
+    await new Promise((r) => setTimeout(r, 100));
+    // A first answer (cancelled, so the next prompt is [system, question, question]): the session is now known here.
+    const firstId = await send(embedded, sessionId);
+    await waitFor(() => live.events.filter((e) => e.type === 'TOKEN').length >= 3, 10_000, '3 tokens');
+    await embedded.t.gql(
+      'mutation($s: ID!) { cancelGeneration(sessionId: $s) { id } }',
+      { s: sessionId },
+      embedded.token,
+    );
+    await live.ended;
+    const first = await expectMetered(embedded, sessionId, firstId, 'CANCELLED', 'embedded first');
+
+    await db.asOwner((tx) =>
+      tx.query(`UPDATE sessions.sessions SET status = 'CLOSED' WHERE id = $1`, [sessionId]),
+    );
+    const second = watch(embedded.t.wsClient(embedded.token), sessionId);
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await embedded.t.gql(
+      'mutation($i: SendMessageInput!) { sendMessage(input: $i) { assistantMessage { id } } }',
+      { i: { sessionId, content: QUESTION } },
+      embedded.token,
+    );
+    expect(refused.code).toBe('CONFLICT');
+    await waitFor(() => second.events.some((e) => e.type === 'FAILED'), 10_000, 'the FAILED event');
+    const failed = second.events.find((e) => e.type === 'FAILED')!;
+    const streamed = second.events
+      .filter((e) => e.type === 'TOKEN' && e.messageId === failed.messageId)
+      .map((e) => e.delta)
+      .join('');
+    await waitFor(
+      () =>
+        embedded.published.some((e) => (e.payload as { messageId?: string }).messageId === failed.messageId),
+      10_000,
+      'the slm.requests event of the unstored answer',
+    );
+    const event = embedded.published.find(
+      (e) => (e.payload as { messageId?: string }).messageId === failed.messageId,
+    )!;
+    const usage = event.payload as { promptTokens: number; completionTokens: number; costUsd: number };
+    expect(event.payload).toMatchObject({
+      status: 'FAILED',
+      finishReason: 'not_stored',
+      usageSource: 'engine',
+    });
+    expect(usage.completionTokens).toBeGreaterThan(0);
+    const replay = await engineReplay(usage.completionTokens, [
+      { role: 'system', content: SYSTEM },
+      { role: 'user', content: QUESTION },
+      { role: 'user', content: QUESTION },
+    ]);
+    console.log(
+      `[02 unstored] ${usage.promptTokens} + ${usage.completionTokens} tokens metered for an answer not stored; engine replay: ${replay.promptTokens} + ${replay.completionTokens}, same text: ${replay.text === streamed}`,
+    );
+    expect(replay.text).toBe(streamed);
+    expect([replay.promptTokens, replay.completionTokens]).toEqual([
+      usage.promptTokens,
+      usage.completionTokens,
+    ]);
+    expect(usage.costUsd).toBeCloseTo(costOf(usage.promptTokens, usage.completionTokens), 10);
+    const totals = await db.asOwner(
+      async (tx) =>
+        (
+          await tx.query<{ p: string; c: string }>(
+            'SELECT prompt_tokens AS p, completion_tokens AS c FROM sessions.sessions WHERE id = $1',
+            [sessionId],
+          )
+        ).rows[0]!,
+    );
+    expect([Number(totals.p), Number(totals.c)]).toEqual([
+      first.promptTokens + usage.promptTokens,
+      first.completionTokens + usage.completionTokens,
+    ]);
   });
 });

@@ -22,7 +22,7 @@ import type { GenerationSlots } from './GenerationSlots';
 import type { ModelProvider } from './generated/resolvers-types';
 import type { OutboxRelay } from './OutboxRelay';
 import type { PriceTable } from './prices';
-import { answerCost, CONVERSATION_TOPIC, recordAnswer } from './recordAnswer';
+import { answerCost, CONVERSATION_TOPIC, recordAnswer, SLM_REQUESTS_TOPIC } from './recordAnswer';
 
 export { CONVERSATION_TOPIC, SLM_REQUESTS_TOPIC } from './recordAnswer';
 
@@ -1144,18 +1144,37 @@ export class SessionService {
     if (!booking.stored) {
       // Nothing was stored; the stream says so with the booking's own error, and the session's
       // sequence floor moves above the events already sent (a restarted log continues above).
+      // The tokens the engine produced are still metered: on the session's totals and on
+      // slm.requests (status FAILED, finishReason not_stored; there is no message row).
       const error = booking.error;
       const coded = error instanceof SomaError ? error : undefined;
       if (!coded) console.error('[sessions] storing the messages failed', error);
       const finalSequence = lastSequence + 1;
       this.conversations.delete(key);
+      const cost = answerCost(this.prices, answer.model, used.promptTokens, used.completionTokens);
       await this.db
-        .withScope({ tenantId: caller.tenantId }, (tx) =>
-          tx.query(`UPDATE sessions.sessions SET last_sequence = GREATEST(last_sequence, $2) WHERE id = $1`, [
+        .withScope({ tenantId: caller.tenantId }, async (tx) => {
+          await tx.query(
+            `UPDATE sessions.sessions SET last_sequence = GREATEST(last_sequence, $2), prompt_tokens = prompt_tokens + $3,
+                    completion_tokens = completion_tokens + $4, cost_usd = cost_usd + $5 WHERE id = $1`,
+            [sessionId, finalSequence, used.promptTokens, used.completionTokens, cost],
+          );
+          await this.outbox.enqueue(tx, caller.tenantId, SLM_REQUESTS_TOPIC, 'slm.request', {
             sessionId,
-            finalSequence,
-          ]),
-        )
+            messageId,
+            userId: caller.subject,
+            provider: answer.provider,
+            model: answer.model,
+            promptTokens: used.promptTokens,
+            completionTokens: used.completionTokens,
+            usageSource: used.source,
+            costUsd: cost,
+            latencyMs: Math.round(performance.now() - started),
+            timeToFirstTokenMs: ttftMs,
+            status: 'FAILED',
+            finishReason: 'not_stored',
+          });
+        })
         .catch((e) => console.error('[sessions] could not record the sequence of an unstored answer', e));
       generation.release();
       await emit({
