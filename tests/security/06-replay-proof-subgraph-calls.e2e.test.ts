@@ -9,10 +9,16 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import { claimsFromAccessTokenPayload } from '@somaagent/identity';
+import { ROUTER_ENVELOPE_EXTENSION, signRouterEnvelope } from '@somaagent/internal-auth';
+import { RedisNonceStore } from '@somaagent/redis';
 import { createRouter, type RunningRouter } from '@somaagent/router';
+import { serveSubgraph } from '@somaagent/subgraph-server';
+import { parse } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { gql, startTestPlatform, type TestPlatform } from '../support/platform';
 
@@ -240,5 +246,46 @@ describe('06 replay-proof subgraph calls', () => {
       }),
     ]);
     direct.close();
+  });
+
+  it('distributed: replicas of a subgraph sharing a RedisNonceStore refuse a request replayed to the other one', async () => {
+    const redis = new Redis(inject('redis').url, { maxRetriesPerRequest: 1 });
+    let runs = 0;
+    const schema = buildSubgraphSchema([
+      {
+        typeDefs: parse('type Query { ping: Int! } type Mutation { bump: Int! }'),
+        resolvers: { Query: { ping: () => runs }, Mutation: { bump: () => ++runs } },
+      },
+    ]);
+    const nonces = new RedisNonceStore(redis, { keyPrefix: `soma:nonce:06-${process.pid}-${Date.now()}:` });
+    const replicas = await Promise.all(
+      ['a', 'b'].map((name) =>
+        serveSubgraph({ name, schema, routerSecret, nonces, createContext: () => ({}) }),
+      ),
+    );
+    try {
+      // Signed exactly as the router's useSignedSubgraphRequests signs.
+      const query = 'mutation { bump }';
+      const body = JSON.stringify({
+        query,
+        extensions: { [ROUTER_ENVELOPE_EXTENSION]: signRouterEnvelope(routerSecret, { query }, null) },
+      });
+      const send = (url: string) =>
+        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const first = await send(replicas[0]!.url);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toEqual({ data: { bump: 1 } });
+      for (const replica of replicas) {
+        const replay = await send(replica.url);
+        expect(replay.status).toBe(401);
+        expect(((await replay.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(
+          /already used/,
+        );
+      }
+      expect(runs).toBe(1);
+    } finally {
+      for (const replica of replicas) await replica.close();
+      redis.disconnect();
+    }
   });
 });
