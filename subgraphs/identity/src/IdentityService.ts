@@ -742,6 +742,7 @@ export class IdentityService {
   /** Takes a role from a user; the tokens they hold (which carry the old capabilities) are refused. */
   async unassignRole(claims: VerifiedClaims | null, userId: string, roleName: string): Promise<UserModel> {
     const c = this.authorise(claims, IdentityCapability.ROLES_WRITE);
+    let removed = false;
     const user = await this.transact(this.scopeOf(c), async (tx, emit) => {
       if (!(await this.findUser(tx, userId))) throw notFound('user', userId);
       const { rows } = await tx.query<RoleRow>(
@@ -755,12 +756,12 @@ export class IdentityService {
         userId,
         role.id,
       ]);
-      if (deleted.rowCount > 0) {
-        emit('ROLE_UNASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName });
-      }
+      removed = deleted.rowCount > 0;
+      if (removed) emit('ROLE_UNASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName });
       return (await this.findUser(tx, userId))!;
     });
-    this.o.revocations.revoke(userId);
+    // A role the user did not hold changes nothing their tokens carry.
+    if (removed) this.o.revocations.revoke(userId);
     return user;
   }
 }

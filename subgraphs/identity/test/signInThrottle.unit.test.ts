@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InMemorySignInAttemptStore, SignInThrottle } from '../src/SignInThrottle';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
     () => 'OK',
@@ -21,24 +20,23 @@ describe('SignInThrottle', () => {
   };
 
   it('backs off exponentially past the free failures, up to the maximum, then locks out', async () => {
-    const throttle = new SignInThrottle(options);
+    const store = new InMemorySignInAttemptStore();
+    const throttle = new SignInThrottle({ ...options, store });
     const keys = throttle.keys('Acme', ' Alice@X.test ', undefined);
-    const delays: number[] = [];
+    const blocks: number[] = [];
     for (let i = 1; i <= 5; i++) {
-      await throttle.check(keys);
       const outcome = await throttle.failed(keys);
-      const started = Date.now();
-      while ((await codeOf(throttle.check(keys))) === 'RATE_LIMITED') await sleep(5);
-      delays.push(Date.now() - started);
-      if (i === 5) expect(outcome.lockedOut).toBe('account');
-      else expect(outcome.lockedOut).toBeUndefined();
+      const until = await store.blockedUntil(keys.account);
+      blocks.push(until === 0 ? 0 : until - Date.now());
+      expect(outcome.lockedOut).toBe(i === 5 ? 'account' : undefined);
     }
-    // free, free, 40, 80, lockout 400 (each measured to within the 5 ms poll and timer slack).
-    expect(delays[0]).toBeLessThan(10);
-    expect(delays[1]).toBeLessThan(10);
-    expect(delays[2]).toBeGreaterThanOrEqual(30);
-    expect(delays[3]).toBeGreaterThanOrEqual(70);
-    expect(delays[4]).toBeGreaterThanOrEqual(380);
+    // free, free, 40, 80, then the 100 ms maximum would come: the 5th failure locks out for 400.
+    const expected = [0, 0, 40, 80, 400];
+    blocks.forEach((ms, i) => {
+      expect(ms).toBeLessThanOrEqual(expected[i]!);
+      expect(ms).toBeGreaterThan(expected[i]! - 30);
+    });
+    expect(await codeOf(throttle.check(keys))).toBe('RATE_LIMITED');
   });
 
   it('keys accounts case- and space-insensitively, and IPs apart from accounts', async () => {
@@ -60,7 +58,12 @@ describe('SignInThrottle', () => {
   });
 
   it('RATE_LIMITED carries retryAfter in whole seconds (at least 1)', async () => {
-    const throttle = new SignInThrottle({ ...options, accountFreeFailures: 0, baseDelayMs: 1_500, maxDelayMs: 2_000 });
+    const throttle = new SignInThrottle({
+      ...options,
+      accountFreeFailures: 0,
+      baseDelayMs: 1_500,
+      maxDelayMs: 2_000,
+    });
     const keys = throttle.keys('acme', 'a@x.test', undefined);
     await throttle.failed(keys);
     const error = await throttle.check(keys).catch((e: { extensions: Record<string, unknown> }) => e);
