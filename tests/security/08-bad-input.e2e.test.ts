@@ -268,6 +268,12 @@ describe('08 bad input never becomes a 5xx, a wrong code or a leak', () => {
       token: admin,
     },
     {
+      name: 'createPersona (model)',
+      query: 'mutation($i: CreatePersonaInput!) { createPersona(input: $i) { id } }',
+      vars: (v) => ({ i: { name: `p-${randomUUID()}`, model: v, systemPrompt: 'fine' } }),
+      token: admin,
+    },
+    {
       name: 'startSession',
       query: 'mutation($i: StartSessionInput!) { startSession(input: $i) { id } }',
       vars: (v) => ({ i: { personaId: ids.a.persona, title: v } }),

@@ -123,7 +123,7 @@ export class CapsuleService {
         problems.push({
           path,
           ...sourcePosition(source, path),
-          message: `policies[${i}]: no policy named "${name}"; use a rule of policies/somaagent/authz (e.g. "tenant.member", "platform.admin")`,
+          message: `policies[${i}]: no policy named "${clip(name)}"; use a rule of policies/somaagent/authz (e.g. "tenant.member", "platform.admin")`,
         });
       }
     }
@@ -148,7 +148,7 @@ export class CapsuleService {
       if (!rows[0]) {
         throw new SomaError(
           'BAD_USER_INPUT',
-          `step "${step.id}" uses capsule ${step.capsule}@${step.version}, which is not published in this tenant: publish it first`,
+          `step "${clip(step.id)}" uses capsule ${clip(step.capsule)}@${clip(step.version)}, which is not published in this tenant: publish it first`,
           { reason: 'UNKNOWN_CAPSULE', field: 'source', stepId: step.id },
         );
       }
@@ -541,11 +541,11 @@ export class CapsuleService {
         throw new SomaError(
           'CONFLICT',
           rows[0]
-            ? `step "${input.stepKey}" of run ${input.runId} is not waiting for approval (it is ${rows[0].status})`
-            : `step "${input.stepKey}" of run ${input.runId} is not waiting for approval (it has not been reached, or is not an approval step)`,
+            ? `step "${clip(input.stepKey)}" of run ${input.runId} is not waiting for approval (it is ${rows[0].status})`
+            : `step "${clip(input.stepKey)}" of run ${input.runId} is not waiting for approval (it has not been reached, or is not an approval step)`,
           {
             reason: 'STEP_NOT_AWAITING',
-            stepKey: input.stepKey,
+            stepKey: clip(input.stepKey),
             ...(rows[0] ? { status: rows[0].status } : {}),
           },
         );

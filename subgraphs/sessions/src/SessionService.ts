@@ -291,7 +291,7 @@ export class SessionService {
     if (!this.prices[input.model]) {
       throw badInput(
         'model',
-        `model "${input.model}" is not in the price table; known: ${Object.keys(this.prices).join(', ')}`,
+        `model "${clip(input.model)}" is not in the price table; known: ${Object.keys(this.prices).join(', ')}`,
       );
     }
     if (!this.models[provider])
