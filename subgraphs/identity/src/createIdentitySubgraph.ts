@@ -17,6 +17,7 @@ import { PrivateKeyCipher } from './privateKeyCipher';
 import { RevocationList } from './RevocationList';
 import { SignInThrottle, type SignInThrottleOptions } from './SignInThrottle';
 import { SigningKeyStore } from './SigningKeyStore';
+import { TokenService } from './TokenService';
 
 export interface IdentityDeps {
   db: SqlDatabase;
@@ -160,17 +161,22 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     db: deps.db,
     events: deps.events,
     keys,
-    issuer: deps.issuer,
-    audience: deps.audience,
-    accessTokenTtlSeconds: ttl,
-    platformAdminKey: deps.platformAdminKey || undefined,
     knownCapabilities: new Set([
       ALL_CAPABILITIES,
       ...IDENTITY_CAPABILITIES,
       ...(deps.knownCapabilities ?? []),
     ]),
-    throttle: new SignInThrottle(deps.signInThrottle),
     revocations,
+  });
+  const tokens = new TokenService({
+    db: deps.db,
+    events: deps.events,
+    keys,
+    issuer: deps.issuer,
+    audience: deps.audience,
+    accessTokenTtlSeconds: ttl,
+    platformAdminKey: deps.platformAdminKey || undefined,
+    throttle: new SignInThrottle(deps.signInThrottle),
   });
 
   const resolvers: Resolvers = {
@@ -203,8 +209,8 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     },
     Mutation: {
       createTenant: (_, { input }, { claims }) => service.createTenant(claims, input),
-      signIn: (_, { input }, { clientIp }) => service.signIn(input, { clientIp }),
-      exchangeApiKey: (_, { secret }) => service.exchangeApiKey(secret),
+      signIn: (_, { input }, { clientIp }) => tokens.signIn(input, { clientIp }),
+      exchangeApiKey: (_, { secret }) => tokens.exchangeApiKey(secret),
       createUser: (_, { input }, { claims }) => service.createUser(claims, input),
       createRole: (_, { input }, { claims }) => service.createRole(claims, input),
       assignRole: (_, { userId, roleName }, { claims }) => service.assignRole(claims, userId, roleName),

@@ -19,7 +19,6 @@ export {
   identityTypeDefs,
   JWKS_PATH,
 } from './createIdentitySubgraph';
-export { PLATFORM_ADMIN_SUBJECT, UNKNOWN_USER } from './IdentityService';
 export { identityMigrations } from './migrations';
 export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
 export { type IdentityModuleConfig, identityModule } from './module';
@@ -30,3 +29,4 @@ export {
   SignInThrottle,
   type SignInThrottleOptions,
 } from './SignInThrottle';
+export { PLATFORM_ADMIN_SUBJECT, UNKNOWN_USER } from './TokenService';
