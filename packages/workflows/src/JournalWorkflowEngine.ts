@@ -77,6 +77,9 @@ const TERMINAL: WorkflowStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINA
  * The embedded durable-workflow engine: a step journal in PostgreSQL (PGlite or a server),
  * replayed on restart. Workflow functions are the same ones the Temporal worker runs.
  *
+ * Every row is stored under its execution's tenant (FORCE row-level security, `tenantOf`); the
+ * worker learns other tenants' executions only from `workflows.running_executions()`.
+ *
  * Guarantees: an execution started is driven to completion by `startWorker()` in this or a
  * later process (one worker per database at a time); an activity whose outcome is journaled
  * never runs again; one that was in flight at a crash runs again (at least once, as in Temporal).
