@@ -325,6 +325,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
 
   const wsOptions = getGraphQLWSOptions<SomaRouterContext, SocketExtra>(gateway, (ctx) => ({
     somaClaims: ctx.extra.somaClaims ?? null,
+    // Per-IP sign-in throttling (identity) sees WebSocket clients too.
+    somaClientIp: (ctx.extra.request as IncomingMessage | undefined)?.socket.remoteAddress,
     request: new Request(`${selfOrigin}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -12,7 +12,9 @@ import {
 import type { EventEnvelope } from '@somaagent/ports';
 import { createRouter, type RunningRouter } from '@somaagent/router';
 import { serveSubgraph } from '@somaagent/subgraph-server';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ADMIN_PASSWORD, startTestPlatform, type TestPlatform } from '../support/platform';
 import { createTestDatabase, type TestPostgresSqlDatabase } from '../support/postgres';
 
@@ -159,6 +161,37 @@ describe('item 4 with the platform defaults (router + every subgraph, in-process
       '127.0.0.23',
     );
     expect(other.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('over graphql-ws too: the socket address is the client IP', async () => {
+    const admin = (await t.gql(SIGN_IN, { i: { tenantSlug: slug, email, password: ADMIN_PASSWORD } })).data
+      .signIn.accessToken as string;
+    class FromAddress extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { localAddress: '127.0.0.25' });
+      }
+    }
+    const client = createClient({
+      url: t.platform.wsUrl,
+      webSocketImpl: FromAddress,
+      connectionParams: { authorization: `Bearer ${admin}` },
+      retryAttempts: 0,
+    });
+    const codeOf = async (i: number) => {
+      for await (const result of client.iterate({
+        query: SIGN_IN,
+        variables: { i: { tenantSlug: slug, email: `ws-${i}@x.test`, password: 'guess guess' } },
+      })) {
+        return result.errors?.[0]?.extensions?.code;
+      }
+      return undefined;
+    };
+    try {
+      for (let i = 0; i < 21; i++) expect(await codeOf(i)).toBe('UNAUTHENTICATED');
+      expect(await codeOf(99)).toBe('RATE_LIMITED');
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('timing does not tell whether the tenant or the email exists', async () => {
