@@ -17,8 +17,8 @@ import {
 } from '@somaagent/models';
 import { startPlatform } from '@somaagent/platform';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
-import { RedisStreamLog } from '@somaagent/redis';
-import { oidcClaims } from '@somaagent/router';
+import { RedisNonceStore, RedisRateLimiter, RedisStreamLog } from '@somaagent/redis';
+import { loadPersistedDocuments, oidcClaims, type PersistedDocuments } from '@somaagent/router';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -79,6 +79,11 @@ const Env = z.object({
    * Unset: the documented defaults.
    */
   SOMA_RATE_LIMITS: z.string().optional(),
+  /**
+   * Path of a persisted-documents manifest (`{ "<sha256>": "<document>" }` or Apollo's manifest):
+   * the router then runs only those operations (docs/router.md). Unset: any operation.
+   */
+  SOMA_PERSISTED_DOCUMENTS: z.string().min(1).optional(),
   /** Distributed mode: session event streams in Redis (replayable from any replica). */
   SOMA_REDIS_URL: z.string().url().optional(),
   /** Distributed mode: platform events on Kafka, comma-separated host:port list. */
@@ -217,6 +222,18 @@ const parseJsonEnv = <T>(name: string, raw: string, schema: z.ZodType<T>): T => 
 };
 const redis = env.SOMA_REDIS_URL ? new Redis(env.SOMA_REDIS_URL, { maxRetriesPerRequest: 3 }) : undefined;
 const streams = redis ? new RedisStreamLog(redis) : undefined;
+// With Redis, quotas and spent router nonces are shared by every replica that uses it.
+const rateLimiter = redis ? new RedisRateLimiter(redis) : undefined;
+const nonces = redis ? new RedisNonceStore(redis) : undefined;
+let persistedDocuments: PersistedDocuments | undefined;
+if (env.SOMA_PERSISTED_DOCUMENTS) {
+  try {
+    persistedDocuments = loadPersistedDocuments(resolve(env.SOMA_PERSISTED_DOCUMENTS));
+  } catch (error) {
+    console.error(`Invalid configuration: SOMA_PERSISTED_DOCUMENTS: ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
 const events = env.SOMA_KAFKA_BROKERS
   ? new KafkaEventBus(
       new Kafka({
@@ -275,6 +292,9 @@ const platform = await startPlatform({
   db,
   ...(streams ? { streams } : {}),
   ...(events ? { events } : {}),
+  ...(rateLimiter ? { rateLimiter } : {}),
+  ...(nonces ? { nonces } : {}),
+  ...(persistedDocuments ? { persistedDocuments } : {}),
   host: env.SOMA_HOST,
   port: env.SOMA_PORT,
   issuer: env.SOMA_ISSUER ?? `http://${env.SOMA_HOST}:${env.SOMA_PORT}`,
@@ -333,6 +353,7 @@ const stop = async (signal: string) => {
   await db[Symbol.asyncDispose]();
   await streams?.[Symbol.asyncDispose]();
   await events?.[Symbol.asyncDispose]();
+  await rateLimiter?.[Symbol.asyncDispose]();
   redis?.disconnect();
   process.exit(0);
 };

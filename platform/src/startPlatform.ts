@@ -10,13 +10,20 @@ import type {
   CrossDomainPorts,
   EmbeddingModel,
   EventBus,
+  NonceStore,
   ObjectStorage,
   PolicyEvaluator,
+  RateLimiter,
   SqlDatabase,
   StreamLog,
   WorkflowEngine,
 } from '@somaagent/ports';
-import { createRouter, type RouterLimits, type TrustedIssuer } from '@somaagent/router';
+import {
+  createRouter,
+  type PersistedDocuments,
+  type RouterLimits,
+  type TrustedIssuer,
+} from '@somaagent/router';
 import {
   type ModelProvider,
   type PriceTable,
@@ -61,6 +68,20 @@ export interface PlatformOptions {
   /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
   externalIssuers?: TrustedIssuer[];
   limits?: Partial<RouterLimits>;
+  /**
+   * Counters of the router's request budgets, per-user socket quotas and the sessions'
+   * concurrent-generation slots. Replicas must share one (a RedisRateLimiter on the same
+   * server) or each grants the whole budget again. @default one InMemoryRateLimiter per consumer
+   */
+  rateLimiter?: RateLimiter;
+  /**
+   * Where subgraph servers remember the nonces of router envelopes they accepted (a captured
+   * request is refused when replayed). Replicas of a subgraph must share one (RedisNonceStore).
+   * @default an InMemoryNonceStore per subgraph server
+   */
+  nonces?: NonceStore;
+  /** Safelist: the router runs only these registered operations (docs/router.md). @default undefined (any operation) */
+  persistedDocuments?: PersistedDocuments;
   /** Model providers for personas. @default {} (personas cannot be created until one is configured) */
   models?: Partial<Record<ModelProvider, ChatModel>>;
   /** @default the sessions subgraph's DEFAULT_PRICES */
@@ -139,6 +160,7 @@ function moduleConfigs(options: PlatformOptions): ModuleConfigs {
       models: options.models ?? {},
       ...(options.prices ? { prices: options.prices } : {}),
       ...(options.sessionsLimits ? { limits: options.sessionsLimits } : {}),
+      ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
     },
     memory: options.memoryLimits ? { limits: options.memoryLimits } : {},
   };
@@ -227,6 +249,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         createContext: (claims) => instance.createContext(claims) as object | Promise<object>,
         ...(instance.getRoutes ? { getRoutes: instance.getRoutes } : {}),
         host: '127.0.0.1',
+        ...(options.nonces ? { nonces: options.nonces } : {}),
       }),
     );
   }
@@ -252,6 +275,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     allowedOrigins: options.allowedOrigins ?? [],
     limits: options.limits ?? {},
     policy: { decider: policy },
+    ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
+    ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
   });
 
   const workflowEngine = await runtime.workflowEngine();

@@ -196,3 +196,25 @@ describe('13 persisted documents (safelist)', () => {
     expect(docs.get(sha256(VIEWER))).toBe(VIEWER);
   });
 });
+
+describe('13 persisted documents through startPlatform (what npm start does with SOMA_PERSISTED_DOCUMENTS)', () => {
+  it("the platform's own router runs registered operations only", async () => {
+    const manifest = join(dir, 'platform-manifest.json');
+    writeFileSync(manifest, JSON.stringify({ [sha256(VIEWER)]: VIEWER }));
+    await using platform = await startTestPlatform({ persistedDocuments: loadPersistedDocuments(manifest) });
+    const post = async (body: unknown) => {
+      const res = await fetch(platform.platform.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: shapes are asserted below
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const registered = await post({ documentId: sha256(VIEWER) });
+    expect(registered).toEqual({ status: 200, json: { data: { viewer: null } } });
+    const text = await post({ query: VIEWER });
+    expect(text.status).toBe(403);
+    expect(text.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_REQUIRED');
+  });
+});

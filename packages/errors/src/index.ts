@@ -15,6 +15,10 @@ export const ErrorCode = {
   /** A quota or rate limit was exceeded; `extensions.retryAfter` says in how many seconds to retry. */
   RATE_LIMITED: 'RATE_LIMITED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** The router runs registered operations only (safelist on) and the request sent query text. */
+  PERSISTED_QUERY_REQUIRED: 'PERSISTED_QUERY_REQUIRED',
+  /** The safelist has no operation with the id the request named. */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
@@ -34,6 +38,8 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   PAYLOAD_TOO_LARGE: 413,
+  PERSISTED_QUERY_REQUIRED: 403,
+  PERSISTED_QUERY_NOT_FOUND: 400,
   QUERY_TOO_COMPLEX: 400,
   GRAPHQL_PARSE_FAILED: 400,
   GRAPHQL_VALIDATION_FAILED: 400,
