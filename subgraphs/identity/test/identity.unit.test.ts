@@ -43,6 +43,20 @@ describe('claimsFromAccessTokenPayload', () => {
     expect(claims).toMatchObject({ tenantId: null, platformAdmin: true, authMethod: 'platform_key' });
   });
 
+  it('given the protected header, accepts only typ at+jwt (any case, application/ optional)', () => {
+    const payload = { ...base, tid: 't1', amr: 'password', roles: [], caps: [] };
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt']) {
+      expect(claimsFromAccessTokenPayload(payload, 'http://issuer', { alg: 'ES256', typ }).tenantId).toBe(
+        't1',
+      );
+    }
+    for (const typ of ['JWT', 'id_token+jwt', undefined]) {
+      expect(() => claimsFromAccessTokenPayload(payload, 'http://issuer', { alg: 'ES256', typ })).toThrow(
+        /typ/,
+      );
+    }
+  });
+
   it('rejects payloads this platform does not issue', () => {
     expect(() => claimsFromAccessTokenPayload({ ...base, amr: 'password', roles: [], caps: [] })).toThrow(
       /tid/,
