@@ -298,7 +298,8 @@ describe.each(engines)('model use gated by constitution.model on $name', (engine
         () => null,
         (e: { extensions?: Record<string, unknown>; message: string }) => e,
       );
-    expect(error?.extensions?.code).toBe('FORBIDDEN');
+    // Exactly what a missing session answers: no existence oracle (docs/security.md §8).
+    expect(error?.extensions?.code).toBe('NOT_FOUND');
     expect(error?.extensions?.reason).toBeUndefined();
     expect(JSON.stringify(error?.extensions)).not.toContain(model);
   });
