@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UniversalSentenceEncoderWorkerEmbeddingModel } from '@somaagent/embeddings';
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
-import { claimsFromAccessTokenPayload, identityModule } from '@somaagent/identity';
+import { claimsFromAccessTokenPayload, type IdentityDeps, identityModule } from '@somaagent/identity';
 import type { MemoryDeps } from '@somaagent/memory';
 import { createPolicyDecider, createWasmPolicyEvaluator } from '@somaagent/policy';
 import type {
@@ -63,6 +63,8 @@ export interface PlatformOptions {
   /** Seals the token-signing private keys at rest (≥ 32 characters). */
   signingKeySecret?: string;
   /** @default 900 */ accessTokenTtlSeconds?: number;
+  /** Sign-in brute-force throttling (docs/security.md §4). @default the identity subgraph's defaults */
+  signInThrottle?: IdentityDeps['signInThrottle'];
   /** @default true */ introspection?: boolean;
   /** @default [] */ allowedOrigins?: string[];
   /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
@@ -155,6 +157,7 @@ function moduleConfigs(options: PlatformOptions): ModuleConfigs {
       accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
       platformAdminKey: options.platformAdminKey,
       ...(options.signingKeySecret ? { signingKeySecret: options.signingKeySecret } : {}),
+      ...(options.signInThrottle ? { signInThrottle: options.signInThrottle } : {}),
     },
     sessions: {
       models: options.models ?? {},
@@ -265,7 +268,14 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     inProcessSubgraphs,
     routerSecret: options.routerSecret,
     issuers: [
-      { issuer: options.issuer, jwksUrl: identityJwks, audience, toClaims: claimsFromAccessTokenPayload },
+      {
+        issuer: options.issuer,
+        jwksUrl: identityJwks,
+        audience,
+        toClaims: claimsFromAccessTokenPayload,
+        // Revoked keys, disabled users and removed roles refuse tokens already issued.
+        isRevoked: instanceOf(identityModule).isRevoked,
+      },
       ...(options.externalIssuers ?? []),
     ],
     jwksUpstreamUrl: identityJwks,

@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { resolve } from 'node:path';
 import { InProcessEventBus } from '@somaagent/events';
-import {
-  claimsFromAccessTokenPayload,
-  createIdentitySubgraph,
-  IDENTITY_EVENTS_TOPIC,
-  identityMigrations,
-} from '@somaagent/identity';
+import { IDENTITY_EVENTS_TOPIC } from '@somaagent/identity';
 import type { EventEnvelope } from '@somaagent/ports';
-import { createRouter, type RunningRouter } from '@somaagent/router';
-import { serveSubgraph } from '@somaagent/subgraph-server';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ADMIN_PASSWORD, startTestPlatform, type TestPlatform } from '../support/platform';
-import { createTestDatabase, type TestPostgresSqlDatabase } from '../support/postgres';
 
 /**
  * Issue 14 item 4, sign-in brute force: failed sign-ins back off exponentially and then lock out,
@@ -234,27 +224,18 @@ describe('item 4 with the platform defaults (router + every subgraph, in-process
   }, 120_000);
 });
 
-describe('item 4 lockout, expiry and audit (router + identity subgraph over signed HTTP, short settings)', () => {
-  let db: TestPostgresSqlDatabase;
-  let router: RunningRouter;
-  let closeIdentity: () => Promise<void>;
+describe('item 4 lockout, expiry and audit (the whole platform, short settings)', () => {
+  let platform: TestPlatform;
+  let router: { url: string };
   const events = new InProcessEventBus();
   const seen: EventEnvelope[] = [];
   const abort = new AbortController();
   let tenantSlug: string;
-  const adminEmail = 'admin@lockout.test';
+  let adminEmail: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    await db.migrate(identityMigrations);
-    const routerSecret = randomBytes(32).toString('base64url');
-    const platformAdminKey = `sk_platform_${randomBytes(32).toString('base64url')}`;
-    const identity = await createIdentitySubgraph({
-      db,
+    platform = await startTestPlatform({
       events,
-      issuer: 'http://somaagent.test',
-      audience: 'somaagent',
-      platformAdminKey,
       signInThrottle: {
         accountFreeFailures: 2,
         accountLockoutFailures: 4,
@@ -265,65 +246,16 @@ describe('item 4 lockout, expiry and audit (router + identity subgraph over sign
         ipLockoutFailures: 2_000,
       },
     });
-    const server = await serveSubgraph({
-      name: 'identity',
-      schema: identity.schema,
-      routerSecret,
-      createContext: identity.createContext,
-      getRoutes: identity.getRoutes,
-    });
-    closeIdentity = () => server.close();
-    const unused = 'http://127.0.0.1:9/graphql'; // operations here touch identity only
-    router = await createRouter({
-      supergraphSdl: readFileSync(resolve(import.meta.dirname, '../../schema/supergraph.graphql'), 'utf8'),
-      subgraphUrls: {
-        identity: server.url,
-        sessions: unused,
-        memory: unused,
-        policy: unused,
-        capsules: unused,
-      },
-      routerSecret,
-      issuers: [
-        {
-          issuer: 'http://somaagent.test',
-          audience: 'somaagent',
-          jwksUrl: server.url.replace(/\/graphql$/, '/.well-known/jwks.json'),
-          toClaims: claimsFromAccessTokenPayload,
-        },
-      ],
-    });
-    const post = async (query: string, variables: Record<string, unknown>, token?: string) => {
-      const res = await fetch(router.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      return (await res.json()) as { data?: Record<string, { accessToken: string }> };
-    };
-    const pa = await post('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
-      s: platformAdminKey,
-    });
+    router = { url: platform.platform.url };
     tenantSlug = `lock-${randomBytes(3).toString('hex')}`;
-    await post(
-      'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }',
-      {
-        i: { slug: tenantSlug, name: 'L', adminEmail, adminPassword: ADMIN_PASSWORD, adminDisplayName: 'A' },
-      },
-      pa.data?.exchangeApiKey?.accessToken,
-    );
+    ({ adminEmail } = await platform.createTenant(tenantSlug));
     (async () => {
       for await (const e of events.subscribe(IDENTITY_EVENTS_TOPIC, abort.signal)) seen.push(e);
     })().catch(() => undefined);
   }, 120_000);
   afterAll(async () => {
     abort.abort();
-    await router?.close();
-    await closeIdentity?.();
-    await db?.[Symbol.asyncDispose]();
+    await platform?.[Symbol.asyncDispose]();
   });
 
   it('backs off exponentially, locks out, refuses the right password while locked, and signs in after expiry', async () => {

@@ -2,16 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN_PASSWORD } from '../support/platform';
-import { type IdentityBehindRouter, startIdentityBehindRouter } from './support/identityBehindRouter';
+import { ADMIN_PASSWORD, startTestPlatform, type TestPlatform } from '../support/platform';
 
 /**
  * Issue 14 item 5, revocation: revoking an API key, disabling a user or taking a role from them
  * refuses the tokens already issued at once — also one the router verified moments ago and would
- * otherwise reuse for 60 s — and closes their open subscriptions with 4403 within 5 s. Real router
- * in front of the real identity subgraph, over HTTP and graphql-ws.
+ * otherwise reuse for 60 s — and closes their open subscriptions with 4403 within 5 s. The whole
+ * platform (startPlatform, as npm start wires it), over HTTP and graphql-ws.
  */
-let p: IdentityBehindRouter;
+let p: TestPlatform;
 let admin: string;
 let slug: string;
 const PASSWORD = 'a long enough password';
@@ -33,7 +32,7 @@ function watchSocket(bearer: string) {
   });
   const closed = new Promise<{ code: number; at: number }>((resolve) => {
     const client = createClient({
-      url: p.router.wsUrl,
+      url: p.platform.wsUrl,
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${bearer}` },
       retryAttempts: 0,
@@ -55,7 +54,7 @@ function watchSocket(bearer: string) {
 const VIEWER = '{ viewer { subject } users { totalCount } }';
 
 beforeAll(async () => {
-  p = await startIdentityBehindRouter();
+  p = await startTestPlatform();
   const pa = token(
     await p.gql('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
       s: p.platformAdminKey,
