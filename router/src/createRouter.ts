@@ -343,8 +343,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
         let claims: VerifiedClaims;
         let token: string | null;
         try {
-          token =
-            (raw ? bearerToken(raw) : null) ?? (typeof params.token === 'string' ? params.token : null);
+          token = (raw ? bearerToken(raw) : null) ?? (typeof params.token === 'string' ? params.token : null);
           if (!token)
             throw new SomaError(
               'UNAUTHENTICATED',
