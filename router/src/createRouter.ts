@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
@@ -282,15 +283,13 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       // plain JSON response in one write (a fetch Request/Response pair built here cost ~1 ms of
       // web streams per operation; bench/sessions trace). SSE and multipart stream as before.
       const parsed = body && body.length > 0 ? parsedBody(req, body) : undefined;
-      if (parsed === EMPTY_BATCH) {
+      if (parsed === EMPTY_BATCH || parsed === NOT_UTF8) {
         res.writeHead(400, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            errors: [
-              { message: 'a batch needs at least one operation', extensions: { code: 'BAD_USER_INPUT' } },
-            ],
-          }),
-        );
+        const message =
+          parsed === EMPTY_BATCH
+            ? 'a batch needs at least one operation'
+            : 'the request body is not valid UTF-8: send JSON encoded as UTF-8';
+        res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }));
         return;
       }
       if (parsed !== undefined) (req as IncomingMessage & { body?: unknown }).body = parsed;
@@ -417,6 +416,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     wss,
   );
 
+  // The gateway builds its schema lazily on its first HTTP request; a socket's operation before
+  // that would meet no schema at all.
+  await gateway.getSchema();
   const { port } = await listenHttp(http, options.port ?? 0, host, {
     headersTimeoutMs: limits.headersTimeoutMs,
     requestTimeoutMs: limits.requestTimeoutMs,
@@ -518,7 +520,10 @@ const truncateReason = (reason: string) =>
  * so the gateway answers it with its usual error.
  */
 const EMPTY_BATCH = Symbol('empty batch');
+/** Decoding would turn invalid bytes into U+FFFD silently, and that text would be stored. */
+const NOT_UTF8 = Symbol('not UTF-8');
 function parsedBody(req: IncomingMessage, body: Buffer): unknown {
+  if (!isUtf8(body)) return NOT_UTF8;
   const text = body.toString('utf8');
   if (!/json/i.test(req.headers['content-type'] ?? '')) return text;
   try {

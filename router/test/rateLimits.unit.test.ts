@@ -140,11 +140,6 @@ describe('request budgets over HTTP', () => {
 
 describe('WebSocket quotas per user', () => {
   type Socket = { ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: unknown[] };
-  // A router loads its supergraph with its first HTTP request; sockets come after one.
-  const warm = async (router: RunningRouter) => {
-    await post(router, { query: '{ hello }' });
-    return router;
-  };
   async function connect(router: RunningRouter, token: string): Promise<Socket> {
     const ws = new WebSocket(router.wsUrl, 'graphql-transport-ws');
     const messages: unknown[] = [];
@@ -172,8 +167,20 @@ describe('WebSocket quotas per user', () => {
       }),
     );
 
+  it("a fresh router's very first operation may arrive over a WebSocket", async () => {
+    const router = await start({});
+    const s = await connect(router, await issuer.sign({ sub: 'first', tid: 't-rate' }));
+    s.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ hello }' } }));
+    const deadline = Date.now() + 5_000;
+    while (!s.messages.some((m) => (m as { type: string }).type === 'complete') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(s.messages).toContainEqual(expect.objectContaining({ id: '1', type: 'next' }));
+    expect(JSON.stringify(s.messages)).not.toContain('error');
+    s.ws.close();
+  });
+
   it("closes a user's extra socket with 4429; the slot is free again once one closes", async () => {
-    const router = await warm(await start({ maxConnectionsPerUser: 2 }));
+    const router = await start({ maxConnectionsPerUser: 2 });
     const token = await issuer.sign({ sub: 'eve', tid: 't-ws' });
     const a = await connect(router, token);
     const b = await connect(router, token);
@@ -195,7 +202,7 @@ describe('WebSocket quotas per user', () => {
   });
 
   it('counts subscriptions per user across sockets and closes the socket that goes over with 4429', async () => {
-    const router = await warm(await start({ maxSubscriptionsPerUser: 3, maxSubscriptionsPerConnection: 10 }));
+    const router = await start({ maxSubscriptionsPerUser: 3, maxSubscriptionsPerConnection: 10 });
     const token = await issuer.sign({ sub: 'grace', tid: 't-subs' });
     const a = await connect(router, token);
     const b = await connect(router, token);
@@ -217,13 +224,11 @@ describe('WebSocket quotas per user', () => {
   });
 
   it('limits subscribe messages per second per user over all their sockets (4429)', async () => {
-    const router = await warm(
-      await start({
-        socketOperationsPerSecondPerUser: 5,
-        wsMessagesPerSecond: 1000,
-        wsMessageBurst: 1000,
-      }),
-    );
+    const router = await start({
+      socketOperationsPerSecondPerUser: 5,
+      wsMessagesPerSecond: 1000,
+      wsMessageBurst: 1000,
+    });
     const token = await issuer.sign({ sub: 'heidi', tid: 't-rate' });
     const a = await connect(router, token);
     const b = await connect(router, token);

@@ -377,6 +377,30 @@ describe('08 bad input never becomes a 5xx, a wrong code or a leak', () => {
     expect(body.length).toBeLessThan(1_000);
   });
 
+  it('a body that is not valid UTF-8 → 400 BAD_USER_INPUT, and nothing is stored', async () => {
+    const before = await t.gql('{ memories(first: 100) { totalCount } }', {}, a.adminToken);
+    const json = Buffer.from(
+      JSON.stringify({
+        query: 'mutation($i: RememberInput!) { remember(input: $i) { id } }',
+        variables: { i: { text: 'a__b' } },
+      }),
+    );
+    // A lone continuation byte, an overlong slash and a CESU-8 surrogate where the placeholder was.
+    for (const bad of [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+      const at = json.indexOf('__');
+      const body = Buffer.concat([json.subarray(0, at), Buffer.from(bad), json.subarray(at + 2)]);
+      const res = await fetch(t.platform.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${a.adminToken}` },
+        body,
+      });
+      const answer = (await res.json()) as { errors: { extensions: { code: string } }[] };
+      expect([res.status, answer.errors[0]!.extensions.code]).toEqual([400, 'BAD_USER_INPUT']);
+    }
+    const after = await t.gql('{ memories(first: 100) { totalCount } }', {}, a.adminToken);
+    expect(after.data).toEqual(before.data);
+  });
+
   it('field, input-field and enum-value suggestions are hidden when introspection is off', async () => {
     const probes: [string, Record<string, unknown>][] = [
       ['{ sesions { totalCount } }', {}],
