@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type RunningPlatform, startPlatform } from '@somaagent/platform';
 import { oidcClaims } from '@somaagent/router';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { providerToken } from '../security/support/oidcTokens';
 import { gql, startTestPlatform, type TestPlatform } from '../support/platform';
 
 // The router trusts an external OpenID Provider by configuration only: issuer + audience (keys
@@ -34,28 +35,6 @@ const startBound = (audience: string) =>
     ],
   });
 
-async function clientCredentialsToken(extra: Record<string, string> = {}): Promise<string> {
-  const discovery = (await (await fetch(`${oidc.issuer}/.well-known/openid-configuration`)).json()) as {
-    token_endpoint: string;
-  };
-  const res = await fetch(discovery.token_endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${oidc.clientId}:${oidc.clientSecret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      resource: oidc.resource,
-      scope: 'soma:read',
-      ...extra,
-    }),
-  });
-  const body = (await res.json()) as { access_token?: string; error?: string };
-  if (!body.access_token) throw new Error(`token endpoint: ${JSON.stringify(body)}`);
-  return body.access_token;
-}
-
 beforeAll(async () => {
   t = await startTestPlatform({ signingKeySecret });
   tenant = await t.createTenant('oidc-co');
@@ -68,7 +47,7 @@ afterAll(async () => {
 
 describe('external OIDC issuer', () => {
   it('accepts a client-credentials token from the provider, mapping tenant and scopes', async () => {
-    const token = await clientCredentialsToken({ soma_tenant: tenant.tenantId });
+    const token = await providerToken({ soma_tenant: tenant.tenantId });
     const r = await gql(
       bound.url,
       '{ viewer { subject authMethod capabilities platformAdmin tenant { slug } } }',
@@ -88,7 +67,7 @@ describe('external OIDC issuer', () => {
   it('refuses a token of the provider issued for another audience', async () => {
     const platformOther = await startBound('another-api');
     try {
-      const token = await clientCredentialsToken({ soma_tenant: tenant.tenantId });
+      const token = await providerToken({ soma_tenant: tenant.tenantId });
       const r = await gql(platformOther.url, '{ viewer { subject } }', {}, token);
       expect([r.status, r.code]).toEqual([401, 'UNAUTHENTICATED']);
     } finally {
