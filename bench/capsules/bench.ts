@@ -13,13 +13,9 @@ import type { CapsuleDefinition } from '@somaagent/capsule-contract';
 import type { SqlDatabase, WorkflowEngine } from '@somaagent/ports';
 import { PgliteSqlDatabase, PostgresSqlDatabase } from '@somaagent/postgres';
 import { createActivities } from '@somaagent/workers';
-import {
-  createTemporalWorker,
-  FileSystemObjectStorage,
-  JournalWorkflowEngine,
-  TemporalWorkflowEngine,
-  workflowsMigrations,
-} from '@somaagent/workflows';
+import { FileSystemObjectStorage, JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
+import { TemporalWorkflowEngine } from '@somaagent/workflows/temporal';
+import { createTemporalWorker } from '@somaagent/workflows/temporal-worker';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import pg from 'pg';

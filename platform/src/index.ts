@@ -4,6 +4,7 @@ export {
   MemoryCapsuleRecallRetriever,
   MemorySessionContextRetriever,
 } from './bridges/index';
+export * from './config/index';
 export { type CapsuleModel, createCapsuleRunActivities } from './createCapsuleRunActivities';
 export {
   type CreatedModule,

@@ -1,5 +1,5 @@
 /**
- * The capsule-run worker process: `tsx platform/src/worker.ts`. Executes capsule runs on the
+ * The capsule-run worker process: `npm run worker` (`tsx platform/src/worker.ts`). Executes capsule runs on the
  * engine chosen by SOMA_WORKER_ENGINE and prints `worker ready` once it polls. Its activities are
  * wired as the embedded platform wires them (createCapsuleRunActivities): memory-recall steps
  * reach the memory domain through the `capsuleRecall` bridge (the modules of the list that
@@ -13,7 +13,8 @@
  *   seconds).
  *
  * Artifacts go to the S3 server at SOMA_S3_ENDPOINT (bucket SOMA_S3_BUCKET) when set, else to
- * the folder SOMA_ARTIFACTS_DIR. Steps are gated by policy (docs/capsules.md): the OPA server at
+ * the folder SOMA_ARTIFACTS_DIR (SOMA_S3_BUCKET, SOMA_S3_ACCESS_KEY_ID, SOMA_S3_SECRET_ACCESS_KEY,
+ * SOMA_S3_REGION as for `npm start`). Steps are gated by policy (docs/capsules.md): the OPA server at
  * SOMA_OPA_URL when set, else the committed Rego compiled to wasm, in this process. Every
  * decision is audited on Kafka (SOMA_KAFKA_BROKERS, topic agent.audit) when set, else as one JSON
  * line per decision on stderr. Model-call steps ask the OpenAI-compatible server at
@@ -21,123 +22,53 @@
  * the model of SOMA_EMBEDDINGS_* (as `npm start` reads them), else Universal Sentence Encoder
  * lite in a worker thread, which must match what the platform stored. Run events are also
  * appended to Redis (SOMA_REDIS_URL) when set, so subscriptions elsewhere follow them live.
- * The crash tests SIGKILL this process mid-run.
+ * The crash tests SIGKILL this process mid-run. The variables are read once
+ * (config/workerConfig.ts); a bad or missing one exits 2, naming it. Vendor SDKs load only
+ * when their engine is selected.
  */
 import { readFileSync } from 'node:fs';
-import { S3Client } from '@aws-sdk/client-s3';
 import {
   OpenAICompatibleEmbeddingModel,
   UniversalSentenceEncoderWorkerEmbeddingModel,
 } from '@somaagent/embeddings';
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
-import { KafkaEventBus } from '@somaagent/kafka';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
-import {
-  type AuditSink,
-  createPolicyDecider,
-  createWasmPolicyEvaluator,
-  OpaServerPolicyEvaluator,
-} from '@somaagent/policy';
-import type { CrossDomainPortName, CrossDomainPorts, ObjectStorage, StreamLog } from '@somaagent/ports';
-import { PostgresSqlDatabase } from '@somaagent/postgres';
-import { RedisStreamLog } from '@somaagent/redis';
+import { type AuditSink, createPolicyDecider, createWasmPolicyEvaluator } from '@somaagent/policy';
+import type { CrossDomainPortName, CrossDomainPorts, EventBus, StreamLog } from '@somaagent/ports';
 import type { ModuleRuntime } from '@somaagent/subgraph-server';
 import { capsuleRunWorkflow, WORKFLOWS_PATH } from '@somaagent/workers';
-import {
-  createTemporalWorker,
-  FileSystemObjectStorage,
-  JournalWorkflowEngine,
-  S3ObjectStorage,
-} from '@somaagent/workflows';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
-import { z } from 'zod';
+import { JournalWorkflowEngine } from '@somaagent/workflows';
 import { bridges } from './bridges/index';
+import {
+  connectKafka,
+  connectRedis,
+  opaPolicyEvaluator,
+  openObjectStorage,
+  openPostgres,
+} from './config/engines';
+import { readWorkerConfig } from './config/workerConfig';
 import { type CapsuleModel, createCapsuleRunActivities } from './createCapsuleRunActivities';
 import { createModules, disposeModules } from './createModules';
 import { platformModules } from './modules';
 
-const Env = z.object({
-  SOMA_WORKER_ENGINE: z.enum(['journal', 'temporal']),
-  SOMA_DATABASE_URL: z.string().min(1),
-  SOMA_TEMPORAL_ADDRESS: z.string().optional(),
-  SOMA_TEMPORAL_NAMESPACE: z.string().default('default'),
-  SOMA_TEMPORAL_TASK_QUEUE: z.string().default('soma-capsules'),
-  SOMA_TEMPORAL_WORKFLOW_BUNDLE: z.string().optional(),
-  SOMA_S3_ENDPOINT: z.string().optional(),
-  SOMA_S3_ACCESS_KEY: z.string().optional(),
-  SOMA_S3_SECRET_KEY: z.string().optional(),
-  SOMA_S3_REGION: z.string().default('us-east-1'),
-  SOMA_S3_BUCKET: z.string().default('soma-artifacts'),
-  SOMA_ARTIFACTS_DIR: z.string().default('.data/artifacts'),
-  SOMA_OPA_URL: z.string().url().optional(),
-  SOMA_KAFKA_BROKERS: z.string().optional(),
-  SOMA_REDIS_URL: z.string().url().optional(),
-  SOMA_LLM_BASE_URL: z.string().url().optional(),
-  SOMA_LLM_API_KEY: z.string().default('not-needed'),
-  /** The model a model-call step without `model` asks for. @default 'default' */
-  SOMA_LLM_MODEL: z.string().min(1).default('default'),
-  SOMA_EMBEDDINGS_BASE_URL: z.string().url().optional(),
-  SOMA_EMBEDDINGS_MODEL: z.string().min(1).optional(),
-  SOMA_EMBEDDINGS_DIMENSION: z.coerce.number().int().min(1).max(16_000).optional(),
-  SOMA_EMBEDDINGS_API_KEY: z.string().min(1).optional(),
-});
+const env = readWorkerConfig(process.env);
 
-const parsed = Env.safeParse(process.env);
-if (!parsed.success) {
-  console.error('worker: invalid configuration');
-  for (const issue of parsed.error.issues) console.error(`  ${issue.path.join('.')}: ${issue.message}`);
-  process.exit(2);
-}
-const env = parsed.data;
-if (env.SOMA_WORKER_ENGINE === 'temporal' && !env.SOMA_TEMPORAL_ADDRESS) {
-  console.error(
-    'worker: invalid configuration\n  SOMA_TEMPORAL_ADDRESS: required with SOMA_WORKER_ENGINE=temporal',
-  );
-  process.exit(2);
-}
-if (env.SOMA_EMBEDDINGS_BASE_URL && (!env.SOMA_EMBEDDINGS_MODEL || !env.SOMA_EMBEDDINGS_DIMENSION)) {
-  console.error(
-    'worker: invalid configuration\n  SOMA_EMBEDDINGS_BASE_URL needs SOMA_EMBEDDINGS_MODEL and SOMA_EMBEDDINGS_DIMENSION',
-  );
-  process.exit(2);
-}
-
-const appPool = new pg.Pool({ connectionString: env.SOMA_DATABASE_URL, max: 4 });
-appPool.on('error', () => undefined);
 // Migrations are applied by whoever starts the platform; the worker only reads and writes as soma_app.
-const db = new PostgresSqlDatabase({ appPool, ownerPool: appPool });
+const db = await openPostgres(env.SOMA_DATABASE_URL, undefined, 4);
+const objectStorage = await openObjectStorage(env, env.SOMA_ARTIFACTS_DIR);
 
-let objectStorage: ObjectStorage;
-if (env.SOMA_S3_ENDPOINT) {
-  const client = new S3Client({
-    endpoint: env.SOMA_S3_ENDPOINT,
-    region: env.SOMA_S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.SOMA_S3_ACCESS_KEY ?? '', secretAccessKey: env.SOMA_S3_SECRET_KEY ?? '' },
-  });
-  objectStorage = new S3ObjectStorage(client, env.SOMA_S3_BUCKET);
-} else {
-  objectStorage = await FileSystemObjectStorage.open(env.SOMA_ARTIFACTS_DIR);
-}
-
-const audit: AuditSink = env.SOMA_KAFKA_BROKERS
-  ? new KafkaEventBus(
-      new Kafka({
-        clientId: 'somaagent-worker',
-        brokers: env.SOMA_KAFKA_BROKERS.split(','),
-        logLevel: logLevel.WARN,
-      }),
-    )
-  : { publish: async (event) => void process.stderr.write(`${JSON.stringify(event)}\n`) };
-const policyEvaluator = env.SOMA_OPA_URL
-  ? new OpaServerPolicyEvaluator({ url: env.SOMA_OPA_URL })
-  : await createWasmPolicyEvaluator();
+const kafka: (EventBus & AsyncDisposable) | undefined = env.SOMA_KAFKA_BROKERS
+  ? await connectKafka(env.SOMA_KAFKA_BROKERS, 'somaagent-worker')
+  : undefined;
+const audit: AuditSink = kafka ?? {
+  publish: async (event) => void process.stderr.write(`${JSON.stringify(event)}\n`),
+};
+const policyEvaluator =
+  opaPolicyEvaluator(env.SOMA_OPA_URL, env.SOMA_OPA_TIMEOUT_MS) ?? (await createWasmPolicyEvaluator());
 const policy = createPolicyDecider({ evaluator: policyEvaluator, audit });
-const redis = env.SOMA_REDIS_URL ? new Redis(env.SOMA_REDIS_URL, { maxRetriesPerRequest: 3 }) : undefined;
-const redisStreams: StreamLog | undefined = redis ? new RedisStreamLog(redis) : undefined;
+const redisEngines = env.SOMA_REDIS_URL ? await connectRedis(env.SOMA_REDIS_URL) : undefined;
+const redis = redisEngines?.redis;
+const redisStreams: StreamLog | undefined = redisEngines?.streams;
 const embedder = env.SOMA_EMBEDDINGS_BASE_URL
   ? new OpenAICompatibleEmbeddingModel({
       baseUrl: env.SOMA_EMBEDDINGS_BASE_URL,
@@ -186,7 +117,9 @@ const release = async () => {
   await embedder[Symbol.asyncDispose]();
   await capsuleModel?.model[Symbol.asyncDispose]();
   redis?.disconnect();
-  await appPool.end();
+  await kafka?.[Symbol.asyncDispose]();
+  await objectStorage[Symbol.asyncDispose]();
+  await db[Symbol.asyncDispose]();
 };
 
 if (env.SOMA_WORKER_ENGINE === 'journal') {
@@ -201,6 +134,9 @@ if (env.SOMA_WORKER_ENGINE === 'journal') {
     process.exit(0);
   });
 } else {
+  const { createTemporalWorker, DefaultLogger, NativeConnection, Runtime } = await import(
+    '@somaagent/workflows/temporal-worker'
+  );
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: env.SOMA_TEMPORAL_ADDRESS! });
   const worker = await createTemporalWorker({

@@ -4,7 +4,9 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createPolicyDecider } from '@somaagent/policy';
 import type { WorkflowEngine } from '@somaagent/ports';
 import { createActivities } from '@somaagent/workers';
-import { createTemporalWorker, S3ObjectStorage, TemporalWorkflowEngine } from '@somaagent/workflows';
+import { S3ObjectStorage } from '@somaagent/workflows/s3';
+import { TemporalWorkflowEngine } from '@somaagent/workflows/temporal';
+import { createTemporalWorker } from '@somaagent/workflows/temporal-worker';
 import { Client, Connection } from '@temporalio/client';
 import {
   bundleWorkflowCode,

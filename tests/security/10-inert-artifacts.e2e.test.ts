@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStorage } from '@somaagent/ports';
-import { FileSystemObjectStorage, S3ObjectStorage } from '@somaagent/workflows';
+import { FileSystemObjectStorage } from '@somaagent/workflows';
+import { S3ObjectStorage } from '@somaagent/workflows/s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 

@@ -16,12 +16,9 @@ import {
 } from '@somaagent/policy';
 import type { ChatModel, ChatRequest, EventEnvelope } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
-import {
-  createTemporalWorker,
-  JournalWorkflowEngine,
-  TemporalWorkflowEngine,
-  workflowsMigrations,
-} from '@somaagent/workflows';
+import { JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
+import { TemporalWorkflowEngine } from '@somaagent/workflows/temporal';
+import { createTemporalWorker } from '@somaagent/workflows/temporal-worker';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

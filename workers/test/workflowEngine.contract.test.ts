@@ -7,13 +7,9 @@ import type { CapsuleDefinition } from '@somaagent/capsule-contract';
 import { capsulesMigrations } from '@somaagent/capsules';
 import type { SqlDatabase, WorkflowEngine } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
-import {
-  createTemporalWorker,
-  FileSystemObjectStorage,
-  JournalWorkflowEngine,
-  TemporalWorkflowEngine,
-  workflowsMigrations,
-} from '@somaagent/workflows';
+import { FileSystemObjectStorage, JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
+import { TemporalWorkflowEngine } from '@somaagent/workflows/temporal';
+import { createTemporalWorker } from '@somaagent/workflows/temporal-worker';
 import { Client, Connection } from '@temporalio/client';
 import {
   bundleWorkflowCode,

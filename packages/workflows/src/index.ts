@@ -2,6 +2,10 @@ import { fileURLToPath } from 'node:url';
 import type { Migration } from '@somaagent/ports';
 import { loadMigrations } from '@somaagent/postgres';
 
+// The embedded adapters. Vendor ones are subpaths, loaded only by whoever selects them:
+// `@somaagent/workflows/temporal` (TemporalWorkflowEngine), `/temporal-worker`
+// (createTemporalWorker), `/s3` (S3ObjectStorage, S3Client).
+
 export {
   ActivityFailedError,
   JournalWorkflowEngine,
@@ -20,16 +24,6 @@ export {
   inertDownloadHeaders,
   safeContentType,
 } from './storage/inertDownload';
-export { S3ObjectStorage } from './storage/S3ObjectStorage';
-export {
-  createTemporalWorker,
-  type TemporalWorkerOptions,
-  toTemporalActivities,
-} from './temporal/createTemporalWorker';
-export {
-  TemporalWorkflowEngine,
-  type TemporalWorkflowEngineOptions,
-} from './temporal/TemporalWorkflowEngine';
 
 /** The embedded engine's journal tables; apply with `db.migrate(workflowsMigrations)`. */
 export const workflowsMigrations: Migration[] = loadMigrations(

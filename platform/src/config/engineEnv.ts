@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/**
+ * The environment variables that select an engine, shared by every process kind (`npm start`,
+ * the worker). Each process schema spreads the groups it reads; the cross-variable rules are in
+ * `checkEngineEnv`. An empty value counts as unset (`SOMA_S3_ENDPOINT=` turns S3 off).
+ */
+
+/** `true`/`false`/`1`/`0`. */
+export const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A variable holding JSON, parsed and then checked against `schema` (issues name the path inside). */
+export const jsonOf = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `not JSON: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const url = (example: string) => z.url(`must be a URL, e.g. ${example}`);
+const name = z.string().min(1);
+
+export const databaseEnv = {
+  /** PostgreSQL server as `soma_app` (row-level security applies). Unset: embedded PGlite. */
+  SOMA_DATABASE_URL: url('postgres://soma_app:…@127.0.0.1:5432/soma').optional(),
+  /** Required with SOMA_DATABASE_URL: the schema owner, which runs migrations. */
+  SOMA_DATABASE_OWNER_URL: url('postgres://soma_owner:…@127.0.0.1:5432/soma').optional(),
+};
+
+export const redisEnv = {
+  /** Session streams, rate-limit counters and router nonces in Redis. @default in memory */
+  SOMA_REDIS_URL: url('redis://:password@127.0.0.1:6379').optional(),
+};
+
+export const kafkaEnv = {
+  /** Platform events on Kafka: comma-separated host:port list. @default in-process events */
+  SOMA_KAFKA_BROKERS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker is host:port')).min(1))
+    .optional(),
+};
+
+export const opaEnv = {
+  /** An OPA server with SomaAgent's policies loaded decides policy. @default the Rego as wasm in-process */
+  SOMA_OPA_URL: url('http://127.0.0.1:8181').optional(),
+  /** How long one OPA decision may take before the request fails closed. @default 2000 */
+  SOMA_OPA_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
+};
+
+export const s3Env = {
+  /** An S3-compatible server (MinIO, AWS) holds capsule artifacts. @default files in the data dir */
+  SOMA_S3_ENDPOINT: url('http://127.0.0.1:9000').optional(),
+  /** Required with SOMA_S3_ENDPOINT: an existing bucket. */
+  SOMA_S3_BUCKET: name.optional(),
+  /** Required with SOMA_S3_ENDPOINT. */
+  SOMA_S3_ACCESS_KEY_ID: name.optional(),
+  /** Required with SOMA_S3_ENDPOINT (never logged). */
+  SOMA_S3_SECRET_ACCESS_KEY: name.optional(),
+  /** @default 'us-east-1' */
+  SOMA_S3_REGION: name.default('us-east-1'),
+  /** Path-style URLs (`endpoint/bucket/key`), as MinIO needs. @default true */
+  SOMA_S3_FORCE_PATH_STYLE: bool.default(true),
+};
+
+export const temporalEnv = {
+  /** A Temporal frontend (host:port) runs capsule runs; workers: `npm run worker`. @default the journal engine in-process */
+  SOMA_TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:7233')
+    .optional(),
+  /** @default 'default' */
+  SOMA_TEMPORAL_NAMESPACE: name.default('default'),
+  /** The task queue the platform starts runs on and `npm run worker` polls. @default 'soma-capsules' */
+  SOMA_TEMPORAL_TASK_QUEUE: name.default('soma-capsules'),
+};
+
+export const llmEnv = {
+  /** Any OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1. */
+  SOMA_LLM_BASE_URL: url('http://127.0.0.1:8080/v1').optional(),
+  /** @default 'not-needed' */
+  SOMA_LLM_API_KEY: z.string().default('not-needed'),
+  /** Default model name on that server for capsule model-call steps that name none. */
+  SOMA_LLM_MODEL: name.optional(),
+};
+
+export const embeddingsEnv = {
+  /** Memory embeddings from an OpenAI-compatible `/v1/embeddings` server. @default Universal Sentence Encoder lite in a worker thread */
+  SOMA_EMBEDDINGS_BASE_URL: url('http://127.0.0.1:8081/v1').optional(),
+  /** Required with SOMA_EMBEDDINGS_BASE_URL: the model name sent and recorded with vectors. */
+  SOMA_EMBEDDINGS_MODEL: name.optional(),
+  /** Required with SOMA_EMBEDDINGS_BASE_URL: the width of that model's vectors (checked). */
+  SOMA_EMBEDDINGS_DIMENSION: z.coerce.number().int().min(1).max(16_000).optional(),
+  SOMA_EMBEDDINGS_API_KEY: name.optional(),
+};
+
+type EngineEnv = {
+  SOMA_S3_ENDPOINT?: string | undefined;
+  SOMA_S3_BUCKET?: string | undefined;
+  SOMA_S3_ACCESS_KEY_ID?: string | undefined;
+  SOMA_S3_SECRET_ACCESS_KEY?: string | undefined;
+  SOMA_EMBEDDINGS_BASE_URL?: string | undefined;
+  SOMA_EMBEDDINGS_MODEL?: string | undefined;
+  SOMA_EMBEDDINGS_DIMENSION?: number | undefined;
+};
+
+const S3_NEEDS = ['SOMA_S3_BUCKET', 'SOMA_S3_ACCESS_KEY_ID', 'SOMA_S3_SECRET_ACCESS_KEY'] as const;
+
+/** The rules across engine variables: each issue names the variable to set. */
+export function checkEngineEnv(env: EngineEnv, ctx: z.RefinementCtx): void {
+  const issue = (variable: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [variable], message });
+  if (env.SOMA_EMBEDDINGS_BASE_URL && (!env.SOMA_EMBEDDINGS_MODEL || !env.SOMA_EMBEDDINGS_DIMENSION))
+    issue(
+      env.SOMA_EMBEDDINGS_MODEL ? 'SOMA_EMBEDDINGS_DIMENSION' : 'SOMA_EMBEDDINGS_MODEL',
+      'SOMA_EMBEDDINGS_BASE_URL needs SOMA_EMBEDDINGS_MODEL and SOMA_EMBEDDINGS_DIMENSION (the model name and the width of its vectors, e.g. 384 for all-MiniLM-L6-v2)',
+    );
+  for (const variable of S3_NEEDS) {
+    if (env.SOMA_S3_ENDPOINT && !env[variable]) issue(variable, 'required with SOMA_S3_ENDPOINT');
+    if (!env.SOMA_S3_ENDPOINT && env[variable])
+      issue(
+        'SOMA_S3_ENDPOINT',
+        `required with ${variable} (the S3 server's URL, e.g. http://127.0.0.1:9000), or unset ${variable}`,
+      );
+  }
+}
