@@ -95,6 +95,25 @@ describe('npm start configuration (PlatformEnv)', () => {
     ]);
   });
 
+  it('refuses a URL of the wrong scheme', () => {
+    expect(
+      issuesOf({ SOMA_OPA_URL: 'opa:8181', SOMA_REDIS_URL: 'http://127.0.0.1:6379', ...PG }).map(
+        (i) => i.variable,
+      ),
+    ).toEqual(['SOMA_REDIS_URL', 'SOMA_OPA_URL']);
+    expect(
+      issuesOf({
+        SOMA_DATABASE_URL: 'mysql://127.0.0.1/soma',
+        SOMA_DATABASE_OWNER_URL: PG.SOMA_DATABASE_OWNER_URL,
+      }),
+    ).toEqual([
+      {
+        variable: 'SOMA_DATABASE_URL',
+        message: 'must be a URL, e.g. postgres://soma_app:…@127.0.0.1:5432/soma',
+      },
+    ]);
+  });
+
   it('needs a PostgreSQL server for Temporal (the worker process shares it) and an owner URL with it', () => {
     expect(issuesOf({ SOMA_TEMPORAL_ADDRESS: '127.0.0.1:7233' })).toEqual([
       {

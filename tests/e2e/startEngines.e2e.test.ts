@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -161,4 +162,33 @@ describe('npm start with the OPA server and S3 selected by environment variables
     expect(download.status).toBe(200);
     expect(await download.text()).toBe('# from npm start');
   }, 60_000);
+});
+
+describe('a bad or missing engine variable stops the process, naming it', () => {
+  it('npm start: S3 without its bucket and keys, a malformed OPA URL (exit 2)', () => {
+    const run = spawnSync('npm', ['start', '--silent'], {
+      cwd: root,
+      env: onlyEnv({ SOMA_DATA_DIR: dataDir, SOMA_S3_ENDPOINT: s3.endpoint, SOMA_OPA_URL: 'opa:8181' }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('npm start: invalid configuration');
+    expect(run.stderr).toContain('SOMA_OPA_URL: must be a URL, e.g. http://127.0.0.1:8181');
+    expect(run.stderr).toContain('SOMA_S3_BUCKET: required with SOMA_S3_ENDPOINT');
+    expect(run.stderr).toContain('SOMA_S3_SECRET_ACCESS_KEY: required with SOMA_S3_ENDPOINT');
+  });
+
+  it('npm run worker: Temporal without its address (exit 2)', () => {
+    const run = spawnSync('npm', ['run', '--silent', 'worker'], {
+      cwd: root,
+      env: onlyEnv({ SOMA_WORKER_ENGINE: 'temporal', SOMA_DATABASE_URL: inject('postgres').appUrl }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'worker: invalid configuration\n  SOMA_TEMPORAL_ADDRESS: required with SOMA_WORKER_ENGINE=temporal',
+    );
+  });
 });

@@ -23,19 +23,22 @@ export const jsonOf = <T extends z.ZodType>(schema: T) =>
     })
     .pipe(schema);
 
-const url = (example: string) => z.url(`must be a URL, e.g. ${example}`);
+const HTTP = /^https?$/;
+/** A URL whose scheme matches `protocol` (so `opa:8181` is refused, not taken for a scheme). */
+const url = (example: string, protocol = HTTP) =>
+  z.url({ protocol, error: `must be a URL, e.g. ${example}` });
 const name = z.string().min(1);
 
 export const databaseEnv = {
   /** PostgreSQL server as `soma_app` (row-level security applies). Unset: embedded PGlite. */
-  SOMA_DATABASE_URL: url('postgres://soma_app:…@127.0.0.1:5432/soma').optional(),
+  SOMA_DATABASE_URL: url('postgres://soma_app:…@127.0.0.1:5432/soma', /^postgres(ql)?$/).optional(),
   /** Required with SOMA_DATABASE_URL: the schema owner, which runs migrations. */
-  SOMA_DATABASE_OWNER_URL: url('postgres://soma_owner:…@127.0.0.1:5432/soma').optional(),
+  SOMA_DATABASE_OWNER_URL: url('postgres://soma_owner:…@127.0.0.1:5432/soma', /^postgres(ql)?$/).optional(),
 };
 
 export const redisEnv = {
   /** Session streams, rate-limit counters and router nonces in Redis. @default in memory */
-  SOMA_REDIS_URL: url('redis://:password@127.0.0.1:6379').optional(),
+  SOMA_REDIS_URL: url('redis://:password@127.0.0.1:6379', /^rediss?$/).optional(),
 };
 
 export const kafkaEnv = {
