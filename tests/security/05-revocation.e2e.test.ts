@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { startPlatform } from '@somaagent/platform';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN_PASSWORD, startTestPlatform, type TestPlatform } from '../support/platform';
+import { ADMIN_PASSWORD, gql, startTestPlatform, type TestPlatform } from '../support/platform';
 
 /**
  * Issue 14 item 5, revocation: revoking an API key, disabling a user or taking a role from them
@@ -11,6 +12,7 @@ import { ADMIN_PASSWORD, startTestPlatform, type TestPlatform } from '../support
  * platform (startPlatform, as npm start wires it), over HTTP and graphql-ws.
  */
 let p: TestPlatform;
+const signingKeySecret = randomBytes(32).toString('base64url');
 let admin: string;
 let slug: string;
 const PASSWORD = 'a long enough password';
@@ -54,7 +56,7 @@ function watchSocket(bearer: string) {
 const VIEWER = '{ viewer { subject } users { totalCount } }';
 
 beforeAll(async () => {
-  p = await startTestPlatform();
+  p = await startTestPlatform({ signingKeySecret });
   const pa = token(
     await p.gql('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
       s: p.platformAdminKey,
@@ -181,5 +183,35 @@ describe('item 5: revocation takes effect within seconds', () => {
     const reduced = await p.gql('{ viewer { capabilities } }', {}, after);
     expect(reduced.errors).toBeUndefined();
     expect(reduced.data.viewer.capabilities).not.toContain('identity:apikeys:write');
+  });
+
+  it('a revocation outlives a restart: a new platform process on the same database refuses the old token', async () => {
+    const key = await p.gql(
+      'mutation { createApiKey(input: { name: "restart", capabilities: ["identity:users:read"] }) { apiKey { id } secret } }',
+      {},
+      admin,
+    );
+    const keyToken = token(
+      await p.gql('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
+        s: key.data.createApiKey.secret,
+      }),
+    );
+    const revoked = await p.gql(
+      'mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }',
+      { id: key.data.createApiKey.apiKey.id },
+      admin,
+    );
+    expect(revoked.errors).toBeUndefined();
+    // What a restart leaves: the database. Nothing of the first process's memory.
+    await using restarted = await startPlatform({
+      db: p.db,
+      issuer: 'http://somaagent.test',
+      routerSecret: randomBytes(32).toString('base64url'),
+      platformAdminKey: p.platformAdminKey,
+      signingKeySecret,
+    });
+    const after = await gql(restarted.url, VIEWER, {}, keyToken);
+    expect([after.status, after.code]).toEqual([401, 'UNAUTHENTICATED']);
+    expect((await gql(restarted.url, VIEWER, {}, admin)).errors).toBeUndefined();
   });
 });

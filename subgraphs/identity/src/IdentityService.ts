@@ -33,7 +33,7 @@ import {
 import type { ApiKeyModel, RoleModel, TenantModel, UserModel } from './models';
 import { type Connection, pageArgs, toConnection } from './pagination';
 import { hashPassword } from './passwords';
-import type { RevocationList } from './RevocationList';
+import { type RevocationList, recordRevocation } from './RevocationList';
 import type { SigningKeyStore } from './SigningKeyStore';
 import {
   checkCapabilities,
@@ -427,6 +427,7 @@ export class IdentityService {
         [id],
       );
       if (revoked.rows[0]) {
+        await recordRevocation(tx, 'api_key', id);
         emit('API_KEY_REVOKED', c.tenantId, { subjectId: id, actorId: c.subject });
         return toApiKey(revoked.rows[0]);
       }
@@ -456,7 +457,10 @@ export class IdentityService {
         'UPDATE identity.users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL',
         [id],
       );
-      if (rowCount > 0) emit('USER_DISABLED', c.tenantId, { subjectId: id, actorId: c.subject });
+      if (rowCount > 0) {
+        await recordRevocation(tx, 'user', id);
+        emit('USER_DISABLED', c.tenantId, { subjectId: id, actorId: c.subject });
+      }
       return (await this.findUser(tx, id))!;
     });
     this.o.revocations.revoke(id);
@@ -481,6 +485,7 @@ export class IdentityService {
         role.id,
       ]);
       removed = deleted.rowCount > 0;
+      if (removed) await recordRevocation(tx, 'user', userId);
       if (removed) emit('ROLE_UNASSIGNED', c.tenantId, { subjectId: userId, actorId: c.subject, roleName });
       return (await this.findUser(tx, userId))!;
     });

@@ -1,9 +1,14 @@
+import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
+
 /**
  * Subjects whose tokens issued up to a moment are no longer valid: an API key revoked, a user
  * disabled, a role taken away. Per-subject generation by time, so one entry covers every token
  * the subject holds; entries are dropped once every token they could refuse has expired anyway.
- * In memory, per process: in the embedded platform identity and the router share one process
- * and so one list. Several processes need a shared list (not shipped yet).
+ * Checked in memory (the router asks on every request); each revocation is also stored
+ * (`identity.revocations`, see {@link recordRevocation}) and {@link RevocationList.load} reads the
+ * ones still relevant at start-up, so a restart forgets nothing. In the embedded platform identity
+ * and the router share one process and so one list; routers in other processes need a shared
+ * list (not shipped yet).
  */
 export class RevocationList {
   /** subject → revoked at (epoch seconds): tokens with `iat` ≤ this are refused. */
@@ -14,6 +19,20 @@ export class RevocationList {
    * plus clock tolerance, after which no token it could refuse is still valid.
    */
   constructor(private readonly forgetAfterSeconds: number) {}
+
+  /** A list holding every stored revocation that can still refuse a valid token. */
+  static async load(db: SqlDatabase, forgetAfterSeconds: number): Promise<RevocationList> {
+    const list = new RevocationList(forgetAfterSeconds);
+    const { rows } = await db.withScope({ tenantId: null }, (tx) =>
+      tx.query<{ subject: string; revoked_at: Date | string }>(
+        `SELECT subject, revoked_at FROM identity.revocations_since(now() - make_interval(secs => $1))`,
+        [forgetAfterSeconds],
+      ),
+    );
+    // Oldest first: the list's insertion order is its revocation order.
+    for (const row of rows) list.revoke(row.subject, new Date(row.revoked_at).getTime());
+    return list;
+  }
 
   /**
    * Refuses every token of `subject` issued until now. Tokens issued within the same second are
@@ -39,4 +58,22 @@ export class RevocationList {
       this.revokedAt.delete(subject);
     }
   }
+}
+
+/**
+ * Stores that every token of the API key or user `subject` issued until now is revoked, in the
+ * transaction that revokes it (the row's tenant is read from the key or user itself).
+ */
+export async function recordRevocation(
+  tx: SqlExecutor,
+  kind: 'api_key' | 'user',
+  subject: string,
+): Promise<void> {
+  const table = kind === 'api_key' ? 'identity.api_keys' : 'identity.users';
+  await tx.query(
+    `INSERT INTO identity.revocations (tenant_id, subject, revoked_at)
+       SELECT s.tenant_id, s.id::text, now() FROM ${table} s WHERE s.id = $1
+     ON CONFLICT (tenant_id, subject) DO UPDATE SET revoked_at = excluded.revoked_at`,
+    [subject],
+  );
 }

@@ -156,7 +156,7 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
   );
   await keys.ensureKey();
   // Kept for a token lifetime plus a minute of clock tolerance: no older token is valid anyway.
-  const revocations = new RevocationList(ttl + 60);
+  const revocations = await RevocationList.load(deps.db, ttl + 60);
   const service = new IdentityService({
     db: deps.db,
     events: deps.events,
