@@ -14,6 +14,7 @@ import {
 import { decoyPasswordHash, verifyPassword } from './passwords';
 import type { FailureOutcome, SignInThrottle } from './SignInThrottle';
 import type { SigningKeyStore } from './SigningKeyStore';
+import { checkCredentialLengths } from './validation';
 
 /** Subject of tokens minted from the platform admin key. */
 export const PLATFORM_ADMIN_SUBJECT = 'platform-admin';
@@ -98,6 +99,7 @@ export class TokenService {
     input: { tenantSlug: string; email: string; password: string },
     request: { clientIp?: string | undefined } = {},
   ): Promise<AccessTokenModel> {
+    checkCredentialLengths(input);
     const keys = this.o.throttle.keys(input.tenantSlug, input.email, request.clientIp);
     await this.o.throttle.check(keys);
     const password = input.password.slice(0, 1024);
@@ -171,6 +173,7 @@ export class TokenService {
   }
 
   async exchangeApiKey(secret: string): Promise<AccessTokenModel> {
+    checkCredentialLengths({ secret });
     const adminKey = this.o.platformAdminKey;
     if (adminKey && timingSafeEqual(sha256(secret), sha256(adminKey))) {
       return this.o.db.withScope({ tenantId: null }, (tx) =>

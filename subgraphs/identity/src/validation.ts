@@ -33,6 +33,26 @@ export function checkPassword(value: string, field: string): string {
   return value;
 }
 
+/** Longer than any secret SomaAgent issues or an operator would configure. */
+const MAX_SECRET_LENGTH = 4096;
+
+/**
+ * Credentials longer than any account could hold are bad input, not a wrong guess: refusing them
+ * with BAD_USER_INPUT tells nothing about whether a tenant or user exists.
+ */
+export function checkCredentialLengths(fields: Record<string, string>): void {
+  const max: Record<string, number> = {
+    tenantSlug: 63,
+    email: 320,
+    password: MAX_PASSWORD_LENGTH,
+    secret: MAX_SECRET_LENGTH,
+  };
+  for (const [field, value] of Object.entries(fields)) {
+    const limit = max[field] ?? MAX_SECRET_LENGTH;
+    if (value.length > limit) throw bad(field, `${field} is longer than ${limit} characters`);
+  }
+}
+
 export function checkSlug(value: string, field: string): string {
   if (!SLUG.test(value)) {
     throw bad(
