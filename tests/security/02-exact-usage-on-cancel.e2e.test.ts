@@ -1,11 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { InProcessEventBus } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import type { ChatChunk, ChatMessage, EventEnvelope } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import type { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCuttingLlmFront } from '../support/cuttingLlmFront';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 
 /**
@@ -116,53 +115,13 @@ let timed: Subject;
 let broken: Subject;
 let front: { url: string; close(): Promise<void> };
 
-/** Forwards to llama-server and destroys the connection after `events` SSE events of each answer. */
-async function startCuttingFront(events: number) {
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
-    const body: Buffer[] = [];
-    for await (const c of req) body.push(c as Buffer);
-    const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
-      method: req.method,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: Buffer.concat(body),
-    });
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? '' });
-    const reader = upstream.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffered = '';
-    let sent = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      buffered += decoder.decode(r.value, { stream: true });
-      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-        res.write(buffered.slice(0, end + 2));
-        buffered = buffered.slice(end + 2);
-        if (++sent === events) {
-          await reader.cancel();
-          res.socket?.destroy();
-          return;
-        }
-      }
-    }
-    res.end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 beforeAll(async () => {
   const llamaServer = { runningUsage: 'llama-server' as const };
   main = await platformWith('metered', OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, llamaServer));
   timed = await platformWith('timed', OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, llamaServer), {
     generationTimeoutMs: 300,
   });
-  front = await startCuttingFront(40);
+  front = await startCuttingLlmFront(baseUrl, 40);
   broken = await platformWith('broken', OpenAICompatibleChatModel.fromUrl(front.url, apiKey, llamaServer));
 });
 afterAll(async () => {

@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChatChunk, type ChatMessage, type ChatModel, ChatModelError } from '@somaagent/ports';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startCuttingLlmFront } from '../../../tests/support/cuttingLlmFront';
 import { LocalLlamaChatModel } from '../src/LocalLlamaChatModel';
 import { OpenAICompatibleChatModel } from '../src/OpenAICompatibleChatModel';
 import { ensureTinyLlamaModel, TINY_MODEL_NAME } from '../src/tinyLlamaModel';
@@ -114,51 +113,11 @@ describe.each(subjects)('ChatModel usage when cut short: $name', ({ chat, model 
   });
 });
 
-/** Forwards to llama-server, then destroys the connection after `events` SSE events of the answer. */
-async function startCuttingFront(events: number) {
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
-    const body: Buffer[] = [];
-    for await (const c of req) body.push(c as Buffer);
-    const upstream = await fetch(`${baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
-      method: req.method,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: Buffer.concat(body),
-    });
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? '' });
-    const reader = upstream.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffered = '';
-    let sent = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      buffered += decoder.decode(r.value, { stream: true });
-      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-        res.write(buffered.slice(0, end + 2));
-        buffered = buffered.slice(end + 2);
-        if (++sent === events) {
-          await reader.cancel();
-          res.socket?.destroy();
-          return;
-        }
-      }
-    }
-    res.end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe('OpenAICompatibleChatModel: usage of streams cut short', () => {
   const model = httpModel;
 
   it('a stream that breaks off mid-answer yields the engine’s counts so far, then throws retriable', async () => {
-    const front = await startCuttingFront(8);
+    const front = await startCuttingLlmFront(baseUrl, 8);
     try {
       const chat = OpenAICompatibleChatModel.fromUrl(front.url, apiKey, { runningUsage: 'llama-server' });
       const complete = usageOf(
