@@ -18,6 +18,7 @@ export {
 export type * from './RateLimiter';
 export type * from './SqlDatabase';
 export type * from './StreamLog';
+export type * from './TenantRoleDirectory';
 export type * from './VectorIndex';
 export type {
   ActivityFunction,
