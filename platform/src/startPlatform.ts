@@ -23,6 +23,7 @@ import {
   type PersistedDocuments,
   type RouterLimits,
   type TrustedIssuer,
+  withRoleDirectory,
 } from '@somaagent/router';
 import {
   type ModelProvider,
@@ -276,7 +277,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         // Revoked keys, disabled users and removed roles refuse tokens already issued.
         isRevoked: instanceOf(identityModule).isRevoked,
       },
-      ...(options.externalIssuers ?? []),
+      // Bound roles of external identities grant what they grant in the tenant (RBAC applies).
+      ...(options.externalIssuers ?? []).map((issuer) =>
+        withRoleDirectory(issuer, instanceOf(identityModule).roleDirectory),
+      ),
     ],
     jwksUpstreamUrl: identityJwks,
     host: options.host ?? '127.0.0.1',

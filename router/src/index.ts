@@ -1,12 +1,15 @@
 export {
+  type ClaimsServices,
   createTokenVerifier,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   type RevocableToken,
   type TokenVerifier,
   type TrustedIssuer,
+  withRoleDirectory,
 } from './auth/createTokenVerifier';
 export {
   boundCapabilities,
+  type ClaimsMapper,
   type OidcClaimMapping,
   type OidcTenantBinding,
   oidcClaims,

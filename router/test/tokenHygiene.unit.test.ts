@@ -92,29 +92,35 @@ describe('token hygiene', () => {
 describe('oidcClaims tenant binding', () => {
   const map = oidcClaims({
     tenants: [
-      { tenantId: TENANT, claimValue: 'acme', allowedCapabilities: ['x:read', 'x:write'], roles: ['member'] },
+      { tenantId: TENANT, claimValue: 'acme', allowedCapabilities: ['x:read', 'x:write'] },
       { tenantId: '22222222-2222-4222-8222-222222222222', allowedCapabilities: ['*'] },
     ],
     scopeCapabilities: { 'soma:all': ['*'] },
   });
   const base = { sub: 's', exp: now() + 60 };
-  it('maps a bound tenant, intersecting scope capabilities with its allowlist', () => {
-    expect(
+  it('maps a bound tenant, intersecting scope capabilities with its allowlist', async () => {
+    await expect(
       map({ ...base, soma_tenant: 'acme', scope: 'openid soma:x:read soma:y:read' }, 'iss'),
-    ).toMatchObject({
+    ).resolves.toMatchObject({
       tenantId: TENANT,
       capabilities: ['x:read'],
-      roles: ['member'],
+      roles: [],
       subject: 'oidc:iss#s',
     });
-    expect(map({ ...base, soma_tenant: 'acme', scope: 'soma:all' }, 'iss').capabilities).toEqual([
+    expect((await map({ ...base, soma_tenant: 'acme', scope: 'soma:all' }, 'iss')).capabilities).toEqual([
       'x:read',
       'x:write',
     ]);
     expect(
-      map({ ...base, soma_tenant: '22222222-2222-4222-8222-222222222222', scope: 'soma:*' }, 'iss')
+      (await map({ ...base, soma_tenant: '22222222-2222-4222-8222-222222222222', scope: 'soma:*' }, 'iss'))
         .capabilities,
     ).toEqual(['*']);
+  });
+  it('refuses a binding with roles when no role directory is lent (the router cannot resolve them)', async () => {
+    const withRoles = oidcClaims({
+      tenants: [{ tenantId: TENANT, allowedCapabilities: ['*'], roles: ['member'] }],
+    });
+    await expect(withRoles({ ...base }, 'iss')).rejects.toThrow(/role directory/);
   });
   it.each([
     42,
@@ -124,14 +130,14 @@ describe('oidcClaims tenant binding', () => {
     'x'.repeat(256),
     'globex',
     TENANT, // bound under its claim value, not its id
-  ])('refuses tenant claim %j with UNAUTHENTICATED', (soma_tenant) => {
-    expect(() => map({ ...base, soma_tenant }, 'iss')).toThrow(
+  ])('refuses tenant claim %j with UNAUTHENTICATED', async (soma_tenant) => {
+    await expect(map({ ...base, soma_tenant }, 'iss')).rejects.toThrow(
       expect.objectContaining({ code: 'UNAUTHENTICATED' }) as unknown as Error,
     );
   });
-  it('needs a tenant claim when several tenants are bound, and a usable sub', () => {
-    expect(() => map({ ...base }, 'iss')).toThrow(/names no tenant/);
-    expect(() => map({ exp: 1, soma_tenant: 'acme', sub: 'y'.repeat(300) }, 'iss')).toThrow(/sub/);
+  it('needs a tenant claim when several tenants are bound, and a usable sub', async () => {
+    await expect(map({ ...base }, 'iss')).rejects.toThrow(/names no tenant/);
+    await expect(map({ exp: 1, soma_tenant: 'acme', sub: 'y'.repeat(300) }, 'iss')).rejects.toThrow(/sub/);
   });
   it('refuses a configuration without tenants, or binding one value twice', () => {
     expect(() => oidcClaims({ tenants: [] })).toThrow(RangeError);

@@ -1,5 +1,6 @@
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
+import type { TenantRoleDirectory } from '@somaagent/ports';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -46,13 +47,31 @@ export interface TrustedIssuer {
   isRevoked?: (token: RevocableToken) => boolean | Promise<boolean>;
   /**
    * Turns a verified payload into the claims subgraphs receive. Throwing (or rejecting) refuses
-   * the token with 401 and the error's message.
+   * the token with 401 and the error's message. `services` are what the composition root lends
+   * the mapping ({@link withRoleDirectory}).
    */
   toClaims: (
     payload: JWTPayload,
     issuer: string,
     header: JWTHeaderParameters,
+    services?: ClaimsServices,
   ) => VerifiedClaims | Promise<VerifiedClaims>;
+}
+
+/** What the composition root lends an issuer's claim mapping. */
+export interface ClaimsServices {
+  /** Resolves tenant roles to their capabilities; without it, a binding that names roles refuses its tokens. */
+  roles?: TenantRoleDirectory;
+}
+
+/**
+ * The issuer with its claim mapping lent the tenant role directory (the identity domain's), so
+ * the roles an external issuer's binding names grant what they grant in the tenant. The
+ * composition root does this for every external issuer.
+ */
+export function withRoleDirectory(issuer: TrustedIssuer, roles: TenantRoleDirectory): TrustedIssuer {
+  const { toClaims } = issuer;
+  return { ...issuer, toClaims: (payload, iss, header) => toClaims(payload, iss, header, { roles }) };
 }
 
 /** What a revocation check sees of a verified token. */

@@ -1,6 +1,8 @@
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
-import type { JWTPayload } from 'jose';
+import type { TenantRoleDirectory } from '@somaagent/ports';
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import type { ClaimsServices } from './createTokenVerifier';
 
 /** One tenant an external issuer may act for, and what its tokens may do there. */
 export interface OidcTenantBinding {
@@ -19,11 +21,19 @@ export interface OidcTenantBinding {
    */
   allowedCapabilities: readonly string[];
   /**
-   * Role names the external identity holds in the tenant (visible to policy as `roles`, e.g.
-   * Rego rules keyed on a role). Roles do not add capabilities: the allowlist bounds them.
+   * Roles of the tenant (created through the graph, `createRole`) that every token of this issuer
+   * holds there. They grant what they grant the tenant's own users, so RBAC applies to external
+   * identities; the allowlist still bounds the result. A role the tenant does not define refuses
+   * the token (401, naming the role), so a typo never silently grants nothing.
    * @default []
    */
   roles?: readonly string[];
+  /**
+   * IdP group → roles of the tenant: a token whose groups claim ({@link OidcClaimMapping.groupsClaim})
+   * lists a group here holds those roles too. Groups not listed are ignored.
+   * @default {}
+   */
+  rolesByGroup?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface OidcClaimMapping {
@@ -56,10 +66,26 @@ export interface OidcClaimMapping {
    * @default `oidc:<issuer>#`
    */
   subjectPrefix?: string;
+  /**
+   * Claim listing the identity's IdP groups (an array of strings, or one space-separated string),
+   * mapped to tenant roles by each binding's `rolesByGroup`.
+   * @default 'groups'
+   */
+  groupsClaim?: string;
 }
+
+/** Turns a verified payload into claims; `services` is what `withRoleDirectory` binds. */
+export type ClaimsMapper = (
+  payload: JWTPayload,
+  issuer: string,
+  header?: JWTHeaderParameters,
+  services?: ClaimsServices,
+) => Promise<VerifiedClaims>;
 
 /** Longest tenant claim value and `sub` looked at; longer ones are refused, not truncated. */
 const MAX_CLAIM_LENGTH = 255;
+/** Groups looked at per token; an IdP that sends more is cut off here, not trusted with a huge lookup. */
+const MAX_GROUPS = 256;
 
 const refused = (message: string) => new SomaError('UNAUTHENTICATED', message, { http: { status: 401 } });
 
@@ -85,10 +111,11 @@ export function boundCapabilities(granted: Iterable<string>, allowed: readonly s
  *   scopeCapabilities: { 'soma:read': ['identity:users:read', 'identity:tenant:read'] },
  * })
  */
-export function oidcClaims(mapping: OidcClaimMapping) {
+export function oidcClaims(mapping: OidcClaimMapping): ClaimsMapper {
   const {
     tenants,
     tenantClaim = 'soma_tenant',
+    groupsClaim = 'groups',
     capabilityScopePrefix = 'soma:',
     scopeCapabilities = {},
   } = mapping;
@@ -105,7 +132,7 @@ export function oidcClaims(mapping: OidcClaimMapping) {
   }
   const only = tenants.length === 1 ? tenants[0] : undefined;
 
-  return (payload: JWTPayload, issuer: string): VerifiedClaims => {
+  return async (payload, issuer, _header, services = {}) => {
     const binding = bindingFor(payload[tenantClaim]);
     const rawSubject = payload.sub ?? payload.client_id;
     if (typeof rawSubject !== 'string' || rawSubject === '' || rawSubject.length > MAX_CLAIM_LENGTH) {
@@ -119,10 +146,12 @@ export function oidcClaims(mapping: OidcClaimMapping) {
           ? [scope.slice(capabilityScopePrefix.length)]
           : [],
     );
+    const roles = rolesOf(binding, payload[groupsClaim]);
+    granted.push(...(await roleCapabilities(binding.tenantId, roles, services.roles)));
     return {
       subject: `${mapping.subjectPrefix ?? `oidc:${issuer}#`}${rawSubject}`,
       tenantId: binding.tenantId,
-      roles: [...(binding.roles ?? [])],
+      roles,
       capabilities: boundCapabilities(granted, binding.allowedCapabilities),
       platformAdmin: false,
       issuer,
@@ -130,6 +159,21 @@ export function oidcClaims(mapping: OidcClaimMapping) {
       authMethod: 'oidc',
     };
   };
+
+  function rolesOf(binding: OidcTenantBinding, groupsValue: unknown): string[] {
+    const roles = new Set(binding.roles ?? []);
+    const byGroup = binding.rolesByGroup ?? {};
+    const groups =
+      typeof groupsValue === 'string'
+        ? groupsValue.split(' ')
+        : Array.isArray(groupsValue)
+          ? groupsValue.filter((g): g is string => typeof g === 'string')
+          : [];
+    for (const group of groups.slice(0, MAX_GROUPS)) {
+      if (Object.hasOwn(byGroup, group)) for (const role of byGroup[group] ?? []) roles.add(role);
+    }
+    return [...roles].sort();
+  }
 
   function bindingFor(claim: unknown): OidcTenantBinding {
     if (claim === undefined || claim === null) {
@@ -144,4 +188,27 @@ export function oidcClaims(mapping: OidcClaimMapping) {
     if (!binding) throw refused(`token claim "${tenantClaim}" names a tenant this issuer may not act for`);
     return binding;
   }
+}
+
+/** What the roles grant in the tenant; refuses the token when one of them is not defined there. */
+async function roleCapabilities(
+  tenantId: string,
+  roles: readonly string[],
+  directory: TenantRoleDirectory | undefined,
+): Promise<string[]> {
+  if (roles.length === 0) return [];
+  if (!directory) {
+    throw refused(
+      'this issuer binds roles, but the router has no role directory to resolve them (withRoleDirectory)',
+    );
+  }
+  const found = await directory.capabilitiesOfRoles(tenantId, roles);
+  const missing = roles.find((role) => !found.has(role));
+  // Role names come from the operator's binding, not from the token, so naming one is safe.
+  if (missing !== undefined) {
+    throw refused(
+      `the issuer binding names role "${missing}", which the tenant does not define; create it first`,
+    );
+  }
+  return roles.flatMap((role) => [...(found.get(role) ?? [])]);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
-import type { EventBus, EventEnvelope, SqlDatabase } from '@somaagent/ports';
+import type { EventBus, EventEnvelope, SqlDatabase, TenantRoleDirectory } from '@somaagent/ports';
 import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, parse } from 'graphql';
 import { ALL_CAPABILITIES, IDENTITY_CAPABILITIES, IdentityCapability } from './capabilities';
 import type { AuthMethod, Resolvers } from './generated/resolvers-types';
@@ -17,6 +17,7 @@ import { PrivateKeyCipher } from './privateKeyCipher';
 import { RevocationList } from './RevocationList';
 import { SignInThrottle, type SignInThrottleOptions } from './SignInThrottle';
 import { SigningKeyStore } from './SigningKeyStore';
+import { SqlTenantRoleDirectory } from './SqlTenantRoleDirectory';
 import { TokenService } from './TokenService';
 
 export interface IdentityDeps {
@@ -75,6 +76,8 @@ export interface IdentitySubgraph {
    * revoked (its API key revoked, its user disabled or a role taken from them) after it was issued.
    */
   isRevoked(token: { subject: string; issuedAt: number | undefined }): boolean;
+  /** The tenants' roles and what they grant, for external identities bound to roles (router). */
+  roleDirectory: TenantRoleDirectory;
 }
 
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -261,5 +264,6 @@ export async function createIdentitySubgraph(deps: IdentityDeps): Promise<Identi
     },
     rotateSigningKey: () => keys.rotate(),
     isRevoked: revocations.isRevoked,
+    roleDirectory: new SqlTenantRoleDirectory(deps.db),
   };
 }

@@ -29,4 +29,5 @@ export {
   SignInThrottle,
   type SignInThrottleOptions,
 } from './SignInThrottle';
+export { SqlTenantRoleDirectory } from './SqlTenantRoleDirectory';
 export { PLATFORM_ADMIN_SUBJECT, UNKNOWN_USER } from './TokenService';
