@@ -112,8 +112,8 @@ export default async function setup(project: TestProject) {
   project.provide('redis', { url: need('SOMA_REDIS_URL') });
   project.provide('s3', {
     endpoint: need('SOMA_S3_ENDPOINT'),
-    accessKeyId: need('SOMA_S3_ACCESS_KEY'),
-    secretAccessKey: need('SOMA_S3_SECRET_KEY'),
+    accessKeyId: need('SOMA_S3_ACCESS_KEY_ID'),
+    secretAccessKey: need('SOMA_S3_SECRET_ACCESS_KEY'),
     region: need('SOMA_S3_REGION'),
   });
   project.provide('kafka', { brokers: need('SOMA_KAFKA_BROKERS').split(',') });

@@ -28,6 +28,8 @@ const MINIO_COMMIT_TIME = '2026-02-12T20:18:48Z';
 const MINIO_COMMIT = '7aac2a2c5b7c';
 /** MinIO's default region, stated explicitly so clients and server agree. */
 export const MINIO_REGION = 'us-east-1';
+/** The bucket `env` exports as SOMA_S3_BUCKET; created at start (SomaAgent needs an existing one). */
+export const MINIO_BUCKET = 'somaagent';
 
 /** Path of the built `minio`; throws when not built yet (`npm run infra -- up minio`). */
 export function minioBinary(): string {
@@ -88,6 +90,30 @@ async function answers(endpoint: string): Promise<boolean> {
   }
 }
 
+/**
+ * Creates MINIO_BUCKET unless it exists, through the S3 API (the AWS SDK, loaded only here).
+ * Idempotent: run at every start and health check, so a data dir from before the bucket existed gets it too.
+ */
+async function ensureBucket(endpoint: string, { accessKey, secretKey }: MinioCredentials): Promise<void> {
+  const { CreateBucketCommand, HeadBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    endpoint,
+    region: MINIO_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    maxAttempts: 1,
+  });
+  try {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: MINIO_BUCKET }));
+    } catch {
+      await client.send(new CreateBucketCommand({ Bucket: MINIO_BUCKET }));
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
 /** MinIO server built from the Go module proxy: S3 API with signature checks, one local drive. */
 export const minioEngine: Engine = {
   name: 'minio',
@@ -141,6 +167,16 @@ export const minioEngine: Engine = {
       throw new InfraError('minio', `MinIO did not become ready:\n${tail(ctx.logPath)}`, ctx.logPath);
     }
     writeFileSync(lastConsolePort, String(consolePort));
+    try {
+      await ensureBucket(endpoint, { accessKey, secretKey });
+    } catch (error) {
+      await stopPid(pid, minio, 'SIGTERM');
+      throw new InfraError(
+        'minio',
+        `could not create bucket ${MINIO_BUCKET}: ${(error as Error).message}`,
+        ctx.logPath,
+      );
+    }
     return {
       pid,
       port,
@@ -149,16 +185,23 @@ export const minioEngine: Engine = {
     };
   },
 
-  async healthy(state) {
-    return pidAlive(state.pid) && (await answers(`http://127.0.0.1:${state.port}`));
+  async healthy(state, ctx) {
+    const endpoint = `http://127.0.0.1:${state.port}`;
+    if (!pidAlive(state.pid) || !(await answers(endpoint))) return false;
+    return ensureBucket(endpoint, credentials(ctx)).then(
+      () => true,
+      () => false,
+    );
   },
 
   env(state, ctx) {
     const { accessKey, secretKey } = credentials(ctx);
     return {
       SOMA_S3_ENDPOINT: `http://127.0.0.1:${state.port}`,
-      SOMA_S3_ACCESS_KEY: accessKey,
-      SOMA_S3_SECRET_KEY: secretKey,
+      // The names npm start, the worker and the subgraph processes read (platform/src/config).
+      SOMA_S3_ACCESS_KEY_ID: accessKey,
+      SOMA_S3_SECRET_ACCESS_KEY: secretKey,
+      SOMA_S3_BUCKET: MINIO_BUCKET,
       SOMA_S3_REGION: MINIO_REGION,
     };
   },
