@@ -14,7 +14,9 @@ import { type BoundPlatforms, providerToken, startBoundPlatform } from './suppor
  */
 const oidc = inject('oidc');
 const READ = ['identity:tenant:read', 'identity:users:read'];
-let p: BoundPlatforms & { value: { acme: string; globex: string; acmeAdminId: string } };
+let p: BoundPlatforms & {
+  value: { acme: string; globex: string; initech: string; acmeAdminId: string };
+};
 let rogue: JwksIssuer;
 
 beforeAll(async () => {
@@ -22,8 +24,25 @@ beforeAll(async () => {
   p = await startBoundPlatform(async (setup) => {
     const acme = await setup.createTenant('acme-oidc');
     const globex = await setup.createTenant('globex-oidc');
+    const initech = await setup.createTenant('initech-oidc');
+    // Tenant roles, defined through the graph by each tenant's administrator.
+    const createRole = async (token: string, name: string, capabilities: string[]) => {
+      const r = await setup.gql(
+        'mutation($i: CreateRoleInput!) { createRole(input: $i) { name } }',
+        { i: { name, capabilities } },
+        token,
+      );
+      if (r.errors) throw new Error(`createRole ${name}: ${JSON.stringify(r.errors)}`);
+    };
+    await createRole(initech.adminToken, 'auditor', ['identity:users:read', 'identity:apikeys:read']);
+    await createRole(acme.adminToken, 'acme-special', ['identity:users:read']);
     return {
-      value: { acme: acme.tenantId, globex: globex.tenantId, acmeAdminId: acme.adminId },
+      value: {
+        acme: acme.tenantId,
+        globex: globex.tenantId,
+        initech: initech.tenantId,
+        acmeAdminId: acme.adminId,
+      },
       options: {
         externalIssuers: [
           {
@@ -33,6 +52,12 @@ beforeAll(async () => {
             toClaims: oidcClaims({
               tenants: [
                 { tenantId: acme.tenantId, claimValue: 'acme', allowedCapabilities: READ, roles: ['member'] },
+                {
+                  tenantId: initech.tenantId,
+                  claimValue: 'initech',
+                  allowedCapabilities: READ,
+                  roles: ['auditor'],
+                },
               ],
               // soma:admin asks for everything; the binding's allowlist still bounds it.
               scopeCapabilities: { 'soma:read': READ, 'soma:admin': ['*'] },
@@ -46,6 +71,16 @@ beforeAll(async () => {
               tenants: [
                 { tenantId: acme.tenantId, allowedCapabilities: ['identity:users:read'] },
                 { tenantId: globex.tenantId, allowedCapabilities: [] },
+                {
+                  tenantId: initech.tenantId,
+                  allowedCapabilities: [...READ, 'identity:apikeys:read'],
+                  rolesByGroup: {
+                    auditors: ['auditor'],
+                    admins: ['admin'],
+                    'acme-people': ['acme-special'],
+                    typo: ['auditr'],
+                  },
+                },
               ],
             }),
           },
@@ -191,5 +226,80 @@ describe('item 1: external issuers are bound to tenants', () => {
       );
     });
     expect(closed).toBe(4401);
+  });
+});
+
+describe('item 1: external identities hold tenant roles, so RBAC applies to them', () => {
+  const USERS = '{ users { totalCount } }';
+  const TENANT = '{ tenant { slug } }';
+
+  it('a provider token gets what its bound graph-defined role grants, bounded by the allowlist, not what its scopes ask', async () => {
+    // soma:write maps to no capability here; the role alone grants.
+    const token = await providerToken({ soma_tenant: 'initech', scope: 'soma:write' });
+    const viewer = await p.gql(VIEWER, {}, token);
+    expect(viewer.errors).toBeUndefined();
+    // auditor grants users:read and apikeys:read; the allowlist (READ) cuts apikeys:read.
+    expect(viewer.data.viewer).toMatchObject({
+      roles: ['auditor'],
+      capabilities: ['identity:users:read'],
+      tenant: { slug: 'initech-oidc' },
+    });
+    expect((await p.gql(USERS, {}, token)).data.users.totalCount).toBe(1);
+    expect((await p.gql(TENANT, {}, token)).code).toBe('FORBIDDEN');
+    expect((await p.gql('{ apiKeys { totalCount } }', {}, token)).code).toBe('FORBIDDEN');
+  });
+
+  it('the built-in member role grants its capabilities to a provider token without read scopes', async () => {
+    const token = await providerToken({ soma_tenant: 'acme', scope: 'soma:write' });
+    const viewer = await p.gql(VIEWER, {}, token);
+    expect(viewer.data.viewer).toMatchObject({ roles: ['member'], capabilities: READ });
+  });
+
+  it('IdP groups map to tenant roles; the admin role gets the allowlist, never "*"', async () => {
+    const as = async (groups: unknown) =>
+      p.gql(VIEWER, {}, await rogueToken({ soma_tenant: p.value.initech, groups }));
+    expect((await as(['auditors', 'unmapped'])).data.viewer).toMatchObject({
+      roles: ['auditor'],
+      capabilities: ['identity:apikeys:read', 'identity:users:read'],
+    });
+    const admin = await as('admins auditors');
+    expect(admin.data.viewer).toMatchObject({
+      roles: ['admin', 'auditor'],
+      capabilities: ['identity:apikeys:read', 'identity:tenant:read', 'identity:users:read'],
+    });
+    const adminToken = await rogueToken({ soma_tenant: p.value.initech, groups: ['admins'] });
+    const minted = await p.gql(
+      'mutation { createApiKey(input: { name: "k", capabilities: ["*"] }) { secret } }',
+      {},
+      adminToken,
+    );
+    expect(minted.code).toBe('FORBIDDEN');
+    // No mapped group: no role, nothing granted.
+    for (const groups of [['strangers'], { admins: true }, 42, undefined]) {
+      const r = await as(groups);
+      expect(r.errors).toBeUndefined();
+      expect(r.data.viewer).toMatchObject({ roles: [], capabilities: [] });
+    }
+    expect((await p.gql(USERS, {}, await rogueToken({ soma_tenant: p.value.initech }))).code).toBe(
+      'FORBIDDEN',
+    );
+  });
+
+  it('a role the tenant does not define refuses the token with 401 naming it, even when another tenant defines it', async () => {
+    const typo = await p.gql(
+      VIEWER,
+      {},
+      await rogueToken({ soma_tenant: p.value.initech, groups: ['typo'] }),
+    );
+    refused(typo);
+    expect(typo.errors?.[0]?.message).toMatch(/role "auditr", which the tenant does not define/);
+    // acme-special exists in acme only; initech's lookup runs under initech's row-level security.
+    const foreign = await p.gql(
+      VIEWER,
+      {},
+      await rogueToken({ soma_tenant: p.value.initech, groups: ['acme-people'] }),
+    );
+    refused(foreign);
+    expect(foreign.errors?.[0]?.message).toMatch(/role "acme-special"/);
   });
 });
