@@ -22,6 +22,7 @@ import pg from 'pg';
 import { engineByName } from '../../scripts/infra/engines/index';
 import { up } from '../../scripts/infra/infra';
 import { capsulesMigrations } from '../../subgraphs/capsules/src/migrations';
+import { SqlCapsuleRunStore } from '../../subgraphs/capsules/src/SqlCapsuleRunStore';
 import { capsuleRunWorkflow } from '../../workers/src/capsuleRunWorkflow';
 import { seedRun } from '../../workers/test/support';
 
@@ -112,7 +113,7 @@ try {
   ] as const) {
     const engine = new JournalWorkflowEngine(db, {
       workflows: { capsuleRun: capsuleRunWorkflow },
-      activities: createActivities({ db, storage }),
+      activities: createActivities({ store: new SqlCapsuleRunStore(db), storage }),
     }).startWorker();
     rows.push(await measure(name, engine, db));
     await engine[Symbol.asyncDispose]();
@@ -126,7 +127,7 @@ try {
     connection: native,
     namespace: env.SOMA_TEMPORAL_NAMESPACE!,
     taskQueue,
-    activities: createActivities({ db: server, storage }),
+    activities: createActivities({ store: new SqlCapsuleRunStore(server), storage }),
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('../../workers/src/workflows.ts', import.meta.url)),
       logger: new DefaultLogger('WARN'),

@@ -98,7 +98,7 @@ const runtime: ModuleRuntime = {
   workflowEngine: () => Promise.reject(new Error('the worker process serves no capsules subgraph')),
 };
 // The ports the activities use, from the modules of the one list that provide them.
-const ACTIVITY_PORTS: readonly CrossDomainPortName[] = ['capsuleRecall'];
+const ACTIVITY_PORTS: readonly CrossDomainPortName[] = ['capsuleRecall', 'capsuleRunStore'];
 const ports: Partial<CrossDomainPorts> = {};
 const providers = await createModules({
   modules: platformModules.filter((m) => m.provides.some((port) => ACTIVITY_PORTS.includes(port))),
@@ -108,7 +108,7 @@ const providers = await createModules({
   ports,
 });
 const activities = createCapsuleRunActivities(
-  { db, objectStorage, policy, ...(redisStreams ? { streams: redisStreams } : {}) },
+  { objectStorage, policy, ...(redisStreams ? { streams: redisStreams } : {}) },
   ports,
   capsuleModel,
 );

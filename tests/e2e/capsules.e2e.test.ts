@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SqlCapsuleRunStore } from '@somaagent/capsules';
 import { createPolicyDecider } from '@somaagent/policy';
 import type { WorkflowEngine } from '@somaagent/ports';
 import { createActivities } from '@somaagent/workers';
@@ -138,7 +139,7 @@ describe.each(['embedded', 'temporal'] as const)(
           // The worker's activities write the same database the platform serves (distributed mode)
           // and gate steps with the same policy engine.
           activities: createActivities({
-            db: t.db,
+            store: new SqlCapsuleRunStore(t.db),
             storage,
             policy: createPolicyDecider({ evaluator: t.platform.policy }),
           }),

@@ -1,5 +1,13 @@
-import type { PolicyDecider, PolicySubject } from '@somaagent/policy';
-import type { ChatModel, ContextRetriever, ObjectStorage, SqlDatabase, StreamLog } from '@somaagent/ports';
+import type { PolicyDecider } from '@somaagent/policy';
+import type {
+  CapsuleMarkedStepStatus,
+  CapsuleRunStarter,
+  CapsuleRunStore,
+  ChatModel,
+  ContextRetriever,
+  ObjectStorage,
+  StreamLog,
+} from '@somaagent/ports';
 
 /** Which capsule a step belongs to and the policies named by it and every capsule around it. */
 export interface StepGate {
@@ -8,13 +16,15 @@ export interface StepGate {
   policies: string[];
 }
 
-/** Who started a run (capsules.runs.started_as): the policy's subject plus the token's issuer. */
-export interface RunStarter extends PolicySubject {
-  issuer?: string;
-}
+/** Who started a run, as the capsules domain recorded it: the policy's subject plus the token's issuer. */
+export type RunStarter = CapsuleRunStarter;
 
 export interface ActivitiesDeps {
-  db: SqlDatabase;
+  /**
+   * Every run-state write (steps, attempts, events, artifacts, tool calls) goes here: the
+   * capsules domain's `capsuleRunStore` port. The workers never touch its tables.
+   */
+  store: CapsuleRunStore;
   /** Live run events (the subscription replays from the database and follows this). */
   streams?: StreamLog;
   /** Model-call steps: the sessions domain's ChatModel port and the model to ask by default. */
@@ -55,7 +65,7 @@ export interface ExecuteStepArgs extends RunRef {
 export interface MarkStepArgs extends RunRef {
   key: string;
   kind: string;
-  status: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'AWAITING_APPROVAL' | 'APPROVED' | 'REJECTED';
+  status: CapsuleMarkedStepStatus;
   detail: Record<string, unknown>;
 }
 

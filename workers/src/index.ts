@@ -10,7 +10,6 @@ export type {
   StepGate,
 } from './ActivitiesDeps';
 export { type CapsuleActivities, createActivities } from './activities';
-export { appendRunEvent } from './appendRunEvent';
 export { BUILTIN_TOOLS, type Tool } from './builtinTools';
 /** Workflow types by name: the embedded engine registers these; Temporal's worker bundles workflows.ts. */
 export {

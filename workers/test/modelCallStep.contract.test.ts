@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { capsulesMigrations } from '@somaagent/capsules';
+import { capsulesMigrations, SqlCapsuleRunStore } from '@somaagent/capsules';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
@@ -24,7 +24,10 @@ beforeAll(async () => {
   model = OpenAICompatibleChatModel.fromUrl(llm.baseUrl, llm.apiKey);
   engine = new JournalWorkflowEngine(db, {
     workflows: { capsuleRun: capsuleRunWorkflow },
-    activities: createActivities({ db, chat: { model, defaultModel: llm.model } }),
+    activities: createActivities({
+      store: new SqlCapsuleRunStore(db),
+      chat: { model, defaultModel: llm.model },
+    }),
   }).startWorker();
 });
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { CapsuleDefinition } from '@somaagent/capsule-contract';
-import { capsulesMigrations } from '@somaagent/capsules';
+import { capsulesMigrations, SqlCapsuleRunStore } from '@somaagent/capsules';
 import { InProcessEventBus } from '@somaagent/events';
 import { OpenAICompatibleChatModel } from '@somaagent/models';
 import {
@@ -96,7 +96,7 @@ async function gatedEngine(evaluator: PolicyEvaluator | null): Promise<Gated> {
   const engine = new JournalWorkflowEngine(db, {
     workflows: { capsuleRun: capsuleRunWorkflow },
     activities: createActivities({
-      db,
+      store: new SqlCapsuleRunStore(db),
       chat: { model, defaultModel: llm.model },
       ...(evaluator ? { policy: createPolicyDecider({ evaluator, audit: events }) } : {}),
     }),
@@ -399,7 +399,7 @@ describe('a denied step on Temporal (dev server, in-process worker): not retried
       namespace: temporal.namespace,
       taskQueue,
       activities: createActivities({
-        db,
+        store: new SqlCapsuleRunStore(db),
         policy: createPolicyDecider({ evaluator: await createWasmPolicyEvaluator() }),
       }),
       workflowBundle: await bundleWorkflowCode({

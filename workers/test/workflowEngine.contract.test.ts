@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CapsuleDefinition } from '@somaagent/capsule-contract';
-import { capsulesMigrations } from '@somaagent/capsules';
+import { capsulesMigrations, SqlCapsuleRunStore } from '@somaagent/capsules';
 import type { SqlDatabase, WorkflowEngine } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { FileSystemObjectStorage, JournalWorkflowEngine, workflowsMigrations } from '@somaagent/workflows';
@@ -42,7 +42,7 @@ async function journalHarness(db: SqlDatabase & AsyncDisposable): Promise<Harnes
   await db.migrate([...workflowsMigrations, ...capsulesMigrations]);
   const engine = new JournalWorkflowEngine(db, {
     workflows: { capsuleRun: capsuleRunWorkflow },
-    activities: createActivities({ db, storage }),
+    activities: createActivities({ store: new SqlCapsuleRunStore(db), storage }),
   }).startWorker();
   return {
     engine,
@@ -69,7 +69,7 @@ async function temporalHarness(): Promise<Harness> {
     connection: native,
     namespace: temporal.namespace,
     taskQueue,
-    activities: createActivities({ db, storage }),
+    activities: createActivities({ store: new SqlCapsuleRunStore(db), storage }),
     workflowBundle: bundle,
   });
   const running = worker.run();

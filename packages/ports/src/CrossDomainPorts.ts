@@ -1,3 +1,4 @@
+import type { CapsuleRunStore } from './CapsuleRunStore';
 import type { ContextRetriever } from './ContextRetriever';
 
 /**
@@ -11,6 +12,8 @@ export interface CrossDomainPorts {
   sessionContext: ContextRetriever;
   /** Memory recalled by capsule memory-recall steps (tenant and the starting user's memories, whole items). */
   capsuleRecall: ContextRetriever;
+  /** Run-state writes of capsule runs (the capsules domain's tables), for the run workers' activities. */
+  capsuleRunStore: CapsuleRunStore;
 }
 
 export type CrossDomainPortName = keyof CrossDomainPorts;

@@ -1,3 +1,14 @@
+export {
+  type CapsuleMarkedStepStatus,
+  type CapsuleRunContext,
+  CapsuleRunNotFound,
+  type CapsuleRunOutcome,
+  type CapsuleRunRef,
+  type CapsuleRunStarter,
+  type CapsuleRunStore,
+  type CapsuleStepRecord,
+  type CapsuleStepRef,
+} from './CapsuleRunStore';
 export type { ChatChunk, ChatMessage, ChatModel, ChatRequest, TokenUsage, UsageSource } from './ChatModel';
 export { ChatModelError } from './ChatModel';
 export type * from './ContextRetriever';

@@ -1,6 +1,8 @@
+import { capsulesModule } from '@somaagent/capsules';
 import { memoryModule } from '@somaagent/memory';
 import type { CrossDomainPortName, CrossDomainPorts } from '@somaagent/ports';
 import type { ModuleInstance, SubgraphInstance, SubgraphModule } from '@somaagent/subgraph-server';
+import { capsulesRunStore } from './CapsulesRunStore';
 import { MemoryCapsuleRecallRetriever } from './MemoryCapsuleRecallRetriever';
 import { MemorySessionContextRetriever } from './MemorySessionContextRetriever';
 
@@ -26,6 +28,7 @@ function bridge<M extends AnyModule, K extends CrossDomainPortName>(
 export const bridges: { [K in CrossDomainPortName]: Bridge<K> } = {
   sessionContext: bridge(memoryModule, (memory) => new MemorySessionContextRetriever(memory.service)),
   capsuleRecall: bridge(memoryModule, (memory) => new MemoryCapsuleRecallRetriever(memory.service)),
+  capsuleRunStore: bridge(capsulesModule, capsulesRunStore),
 };
 
-export { MemoryCapsuleRecallRetriever, MemorySessionContextRetriever };
+export { capsulesRunStore, MemoryCapsuleRecallRetriever, MemorySessionContextRetriever };

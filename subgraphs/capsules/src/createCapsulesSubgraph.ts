@@ -4,18 +4,29 @@ import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
 import type { PolicyEvaluator } from '@somaagent/policy';
-import type { ObjectStorage, SqlDatabase, StreamLog, WorkflowEngine } from '@somaagent/ports';
+import type {
+  CapsuleRunStore,
+  ObjectStorage,
+  SqlDatabase,
+  StreamLog,
+  WorkflowEngine,
+} from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
 import { CapsuleService, type CapsulesLimits, DEFAULT_CAPSULES_LIMITS } from './CapsuleService';
 import { requireCaller } from './capabilities';
 import type { Resolvers } from './generated/resolvers-types';
 import type { CapsuleRunEventModel } from './models';
 import { capsuleJsonSchema } from './parseCapsuleDefinition';
+import { SqlCapsuleRunStore } from './SqlCapsuleRunStore';
 
 export interface CapsulesDeps {
   db: SqlDatabase;
-  /** Where runs execute: the embedded JournalWorkflowEngine or TemporalWorkflowEngine. */
-  engine: WorkflowEngine;
+  /**
+   * Where runs execute: the embedded JournalWorkflowEngine or TemporalWorkflowEngine, or how to
+   * get it on first use (the embedded run worker writes through this subgraph's `runStore`, so
+   * it is built after the subgraph).
+   */
+  engine: WorkflowEngine | (() => Promise<WorkflowEngine>);
   /** Where artifact steps wrote; download URLs are presigned here. */
   storage: ObjectStorage;
   /** Wakes run-event subscriptions (the activities append to it). */
@@ -38,6 +49,8 @@ export interface CapsulesSubgraph {
   schema: GraphQLSchema;
   createContext: (claims: VerifiedClaims | null) => CapsulesContext;
   service: CapsuleService;
+  /** The CapsuleRunStore port on this domain's tables: the run workers write run state only through it. */
+  runStore: CapsuleRunStore;
 }
 
 export const capsulesTypeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
@@ -106,5 +119,11 @@ export function createCapsulesSubgraph(deps: CapsulesDeps): CapsulesSubgraph {
     },
   };
   const schema = buildSubgraphSchema([{ typeDefs: capsulesTypeDefs, resolvers: resolvers as never }]);
-  return { name: 'capsules', schema, createContext: (claims) => ({ claims }), service };
+  return {
+    name: 'capsules',
+    schema,
+    createContext: (claims) => ({ claims }),
+    service,
+    runStore: new SqlCapsuleRunStore(deps.db),
+  };
 }

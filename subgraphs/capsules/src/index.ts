@@ -1,5 +1,9 @@
 export * from '@somaagent/capsule-contract';
+export { CapsuleCatalogue } from './CapsuleCatalogue';
+export { CapsuleRunEventFeed } from './CapsuleRunEventFeed';
+export { CapsuleRuns } from './CapsuleRuns';
 export { CapsuleService, type CapsulesLimits, DEFAULT_CAPSULES_LIMITS } from './CapsuleService';
+export { CapsuleStore } from './CapsuleStore';
 export { CAPSULES_CAPABILITIES, type CapsulesCapability } from './capabilities';
 export {
   type CapsulesContext,
@@ -18,3 +22,4 @@ export {
   sourcePosition,
   validateInputs,
 } from './parseCapsuleDefinition';
+export { SqlCapsuleRunStore } from './SqlCapsuleRunStore';

@@ -1,4 +1,4 @@
-import type { ActivityRunInfo, SqlExecutor } from '@somaagent/ports';
+import type { ActivityRunInfo, CapsuleStepRecord } from '@somaagent/ports';
 import type { ActivitiesDeps, ExecuteStepArgs, RunStarter } from '../ActivitiesDeps';
 
 /** What an executor gets besides the step: the activity's deps, attempt info, progress and the run's starter. */
@@ -20,8 +20,8 @@ export interface StepExecutor {
   ensureRunnable?(deps: ActivitiesDeps): void;
   execute(args: ExecuteStepArgs, context: StepContext): Promise<unknown>;
   /**
-   * Writes the kind's own row in the transaction that marks the step completed, keyed by
-   * (run, step) so a repeated attempt writes nothing twice. @default nothing
+   * The kind's own row, which the run store writes in the transaction that marks the step
+   * completed, keyed by (run, step) so a repeated attempt writes nothing twice. @default none
    */
-  record?(tx: SqlExecutor, args: ExecuteStepArgs, output: unknown): Promise<void>;
+  record?(args: ExecuteStepArgs, output: unknown): CapsuleStepRecord;
 }

@@ -8,7 +8,7 @@ interface StoredArtifact {
   contentType: string;
 }
 
-/** `artifact`: writes the rendered content to object storage under the run and step; kept in capsules.artifacts. */
+/** `artifact`: writes the rendered content to object storage under the run and step; recorded as the step's artifact. */
 export const artifactStep: StepExecutor = {
   async execute(args, { deps }): Promise<StoredArtifact> {
     if (!deps.storage) throw new StepInputError('no object storage is configured for artifacts');
@@ -21,12 +21,8 @@ export const artifactStep: StepExecutor = {
     );
     return { name, objectKey, size: stored.size, contentType: stored.contentType };
   },
-  async record(tx, args, output) {
+  record(_args, output) {
     const a = output as StoredArtifact;
-    await tx.query(
-      `INSERT INTO capsules.artifacts (tenant_id, run_id, step_key, name, object_key, content_type, size)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_key) DO NOTHING`,
-      [args.tenantId, args.runId, args.key, a.name, a.objectKey, a.contentType, a.size],
-    );
+    return { kind: 'artifact', ...a };
   },
 };

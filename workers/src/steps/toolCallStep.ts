@@ -2,7 +2,7 @@ import { BUILTIN_TOOLS } from '../builtinTools';
 import { StepInputError } from '../stepErrors';
 import type { StepExecutor } from './StepExecutor';
 
-/** `toolCall`: a built-in tool until the tools domain exists; its call is kept in capsules.tool_invocations. */
+/** `toolCall`: a built-in tool until the tools domain exists; its call is recorded as the step's tool invocation. */
 export const toolCallStep: StepExecutor = {
   async execute(args, { info }) {
     const spec = args.spec;
@@ -14,18 +14,12 @@ export const toolCallStep: StepExecutor = {
     }
     return tool((spec.args as Record<string, unknown>) ?? {}, info);
   },
-  async record(tx, args, output) {
-    await tx.query(
-      `INSERT INTO capsules.tool_invocations (tenant_id, run_id, step_key, tool, args, result)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, step_key) DO NOTHING`,
-      [
-        args.tenantId,
-        args.runId,
-        args.key,
-        String(args.spec.tool),
-        JSON.stringify(args.spec.args ?? {}),
-        JSON.stringify(output ?? null),
-      ],
-    );
+  record(args, output) {
+    return {
+      kind: 'toolInvocation',
+      tool: String(args.spec.tool),
+      args: args.spec.args ?? {},
+      result: output,
+    };
   },
 };
