@@ -25,17 +25,13 @@ import {
 import { OutboxRelay } from './OutboxRelay';
 import { DEFAULT_PRICES, type PriceTable } from './prices';
 import { startGenerationRecovery } from './recoverInterruptedGenerations';
+import { sessionStream } from './SessionEventFeed';
+import { SessionService } from './SessionService';
+import { DEFAULT_SESSIONS_LIMITS, type SessionsLimits } from './SessionsLimits';
 
 type SessionEventTypename = NonNullable<
   Awaited<ReturnType<NonNullable<Resolvers['SessionEvent']>['__resolveType']>>
 >;
-
-import {
-  DEFAULT_SESSIONS_LIMITS,
-  SessionService,
-  type SessionsLimits,
-  sessionStream,
-} from './SessionService';
 
 export interface SessionsDeps {
   db: SqlDatabase;
@@ -106,17 +102,17 @@ export async function createSessionsSubgraph(deps: SessionsDeps): Promise<Sessio
   const limits = { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits };
   const rateLimiter = deps.rateLimiter ?? new InMemoryRateLimiter();
   const prices = deps.prices ?? DEFAULT_PRICES;
-  const service = new SessionService(
-    deps.db,
-    deps.streams,
-    deps.models,
+  const service = new SessionService({
+    db: deps.db,
+    streams: deps.streams,
+    models: deps.models,
     prices,
     outbox,
     limits,
-    deps.policy,
-    deps.retriever,
-    new GenerationSlots(rateLimiter, { ...DEFAULT_GENERATION_QUOTA, ...deps.limits }),
-  );
+    policy: deps.policy,
+    ...(deps.retriever ? { retriever: deps.retriever } : {}),
+    slots: new GenerationSlots(rateLimiter, { ...DEFAULT_GENERATION_QUOTA, ...deps.limits }),
+  });
   // Answers a stopped process left STREAMING are ended (FAILED, metered) before this one serves.
   const recovery = await startGenerationRecovery({
     db: deps.db,

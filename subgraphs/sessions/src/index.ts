@@ -7,14 +7,11 @@ export {
   sessionsTypeDefs,
 } from './createSessionsSubgraph';
 export type { ModelProvider } from './generated/resolvers-types';
+export { MODEL_POLICY } from './ModelAccess';
 export { sessionsMigrations } from './migrations';
 export { type SessionsModuleConfig, sessionsModule } from './module';
 export { OutboxRelay } from './OutboxRelay';
 export { costUsd, DEFAULT_PRICES, type ModelPrice, type PriceTable } from './prices';
-export {
-  CONVERSATION_TOPIC,
-  MODEL_POLICY,
-  SessionService,
-  SLM_REQUESTS_TOPIC,
-  sessionStream,
-} from './SessionService';
+export { CONVERSATION_TOPIC, SLM_REQUESTS_TOPIC } from './recordAnswer';
+export { sessionStream } from './SessionEventFeed';
+export { SessionService } from './SessionService';

@@ -1,4 +1,5 @@
-import type { MessageRow, PersonaRow, SessionEventPayload, SessionRow } from './SessionService';
+import type { SessionEventPayload } from './SessionEventFeed';
+import type { MessageRow, PersonaRow, SessionRow } from './SessionStore';
 
 /** GraphQL-facing shapes (codegen mappers): rows mapped once, relations resolved by field. */
 export interface PersonaModel {
