@@ -8,14 +8,10 @@ export {
   memoryTypeDefs,
 } from './createMemorySubgraph';
 export { fuseRankings, recencyFactor } from './fuseRankings';
-export {
-  DEFAULT_MEMORY_LIMITS,
-  type Hit,
-  type MemoryLimits,
-  MemoryService,
-  resolveScope,
-  SCOPE_KINDS,
-} from './MemoryService';
+export { resolveScope, SCOPE_KINDS } from './inputChecks';
+export { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from './MemoryLimits';
+export type { Hit } from './MemoryRecall';
+export { MemoryService } from './MemoryService';
 export { memoryMigrations } from './migrations';
 export { type MemoryModuleConfig, memoryModule } from './module';
 export { HNSW_DIMENSIONS, PgVectorIndex, type PgVectorIndexOptions } from './PgVectorIndex';

@@ -1,4 +1,4 @@
-import type { CollectionRow, DocumentRow, ItemRow } from './MemoryService';
+import type { CollectionRow, DocumentRow, ItemRow } from './MemoryStore';
 
 /** GraphQL-facing shapes (codegen mappers): rows mapped once, relations resolved by field. */
 export interface MemoryItemModel {

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { OpenAICompatibleEmbeddingModel } from '@somaagent/embeddings';
 import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MemoryScopeInput } from '../src/generated/resolvers-types';
 import { MemoryService, PgVectorIndex } from '../src/index';
 import { adapters, claimsFor, embedder, newTenant, openMigrated } from './support';
 
@@ -159,7 +160,7 @@ for (const adapter of adapters) {
           ).id,
         );
       }
-      const scope = { kind: 'SESSION', id: 's-1' };
+      const scope = { kind: 'SESSION', id: 's-1' } as const;
       const p1 = await memory.memories(carol, { scope, first: 2 });
       const p2 = await memory.memories(carol, { scope, first: 2, after: p1.pageInfo.endCursor });
       const p3 = await memory.memories(carol, { scope, first: 2, after: p2.pageInfo.endCursor });
@@ -205,7 +206,8 @@ for (const adapter of adapters) {
         [memory.recall(dave, { query: '' }), /query is empty/, { field: 'query' }],
         [memory.retrieveContext(dave, { question: 'x', k: 21 }), /between 1 and 20/, { field: 'k' }],
         [
-          memory.remember(dave, { text: 'hi', scope: { kind: 'TEAM' } }),
+          // A caller outside GraphQL is not held to the enum: the service checks the kind itself.
+          memory.remember(dave, { text: 'hi', scope: { kind: 'TEAM' } as unknown as MemoryScopeInput }),
           /unknown scope "TEAM"; known scopes: TENANT, USER, SESSION, AGENT/,
           { field: 'scope.kind' },
         ],

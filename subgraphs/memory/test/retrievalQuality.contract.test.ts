@@ -60,7 +60,7 @@ for (const adapter of adapters) {
     }, async () => {
       const memory = new MemoryService(db, embedder, new PgVectorIndex());
       const caller = claimsFor(newTenant(), 'evaluator');
-      const scope = { kind: 'TENANT' };
+      const scope = { kind: 'TENANT' } as const;
       const passageOf = new Map<string, string>();
       for (const p of corpus) {
         const item = await memory.remember(caller, { text: p.text, scope, metadata: { passage: p.id } });
