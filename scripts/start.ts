@@ -4,30 +4,24 @@
 // a vendor SDK is loaded only when its engine is selected.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
-  type EmbeddingModel,
-  OpenAICompatibleEmbeddingModel,
-  UniversalSentenceEncoderWorkerEmbeddingModel,
-} from '@somaagent/embeddings';
-import {
-  ensureTinyLlamaModel,
-  LocalLlamaChatModel,
-  OpenAICompatibleChatModel,
-  TINY_MODEL_NAME,
-} from '@somaagent/models';
-import {
+  allowedOriginsOf,
   connectKafka,
   connectRedis,
   connectTemporal,
+  externalIssuersOf,
   opaPolicyEvaluator,
+  openChatModels,
+  openEmbedder,
   openObjectStorage,
   openPostgres,
+  persistedDocumentsOrExit,
   readPlatformConfig,
+  splitRateLimits,
   startPlatform,
 } from '@somaagent/platform';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
-import { loadPersistedDocuments, oidcClaims, type PersistedDocuments } from '@somaagent/router';
 
 const started = performance.now();
 const env = readPlatformConfig(process.env);
@@ -67,15 +61,7 @@ const redis = redisEngines?.redis;
 const streams = redisEngines?.streams;
 const rateLimiter = redisEngines?.rateLimiter;
 const nonces = redisEngines?.nonces;
-let persistedDocuments: PersistedDocuments | undefined;
-if (env.SOMA_PERSISTED_DOCUMENTS) {
-  try {
-    persistedDocuments = loadPersistedDocuments(resolve(env.SOMA_PERSISTED_DOCUMENTS));
-  } catch (error) {
-    console.error(`Invalid configuration: SOMA_PERSISTED_DOCUMENTS: ${(error as Error).message}`);
-    process.exit(2);
-  }
-}
+const persistedDocuments = persistedDocumentsOrExit(env.SOMA_PERSISTED_DOCUMENTS);
 const events = env.SOMA_KAFKA_BROKERS ? await connectKafka(env.SOMA_KAFKA_BROKERS, 'somaagent') : undefined;
 const policy = opaPolicyEvaluator(env.SOMA_OPA_URL, env.SOMA_OPA_TIMEOUT_MS);
 const artifactsDir = join(dataDir, 'artifacts');
@@ -88,48 +74,15 @@ const temporal = env.SOMA_TEMPORAL_ADDRESS
       env.SOMA_TEMPORAL_TASK_QUEUE,
     )
   : undefined;
-const oidcIssuers = env.SOMA_OIDC_ISSUERS;
 // The router's part goes to `limits`, the concurrent-generation quota to the sessions subgraph.
-const {
-  maxConcurrentGenerationsPerUser,
-  maxConcurrentGenerationsPerTenant,
-  generationTenantOverrides,
-  ...routerRateLimits
-} = env.SOMA_RATE_LIMITS ?? {};
-const generationQuota = Object.fromEntries(
-  Object.entries({
-    maxConcurrentGenerationsPerUser,
-    maxConcurrentGenerationsPerTenant,
-    generationTenantOverrides,
-  }).filter(([, value]) => value !== undefined),
-);
+const rateLimits = splitRateLimits(env.SOMA_RATE_LIMITS);
 const prices = env.SOMA_MODEL_PRICES;
-// Loaded on the first answer, not here: `npm start` stays fast and pays nothing until used.
-const localModelPath = env.SOMA_LOCAL_MODEL_PATH ? resolve(env.SOMA_LOCAL_MODEL_PATH) : undefined;
-const localModelName =
-  env.SOMA_LOCAL_MODEL_NAME ??
-  (localModelPath ? basename(localModelPath).replace(/\.gguf$/i, '') : TINY_MODEL_NAME);
-const remote = env.SOMA_LLM_BASE_URL
-  ? OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY, {
-      maxConcurrentStreams: env.SOMA_LLM_MAX_CONCURRENT_STREAMS,
-    })
-  : undefined;
-const local = new LocalLlamaChatModel({
-  modelName: localModelName,
-  modelPath: localModelPath ?? (() => ensureTinyLlamaModel(join(dataDir, 'models'))),
-  threads: env.SOMA_LOCAL_THREADS,
-});
-// Memory's embeddings: a remote OpenAI-compatible server when configured, else the embedded model
-// in a worker thread. Each collection records the model and dimension of its first write, so a
-// switch later is refused (CONFLICT) for existing collections rather than mixing vectors.
-const embedder: EmbeddingModel = env.SOMA_EMBEDDINGS_BASE_URL
-  ? new OpenAICompatibleEmbeddingModel({
-      baseUrl: env.SOMA_EMBEDDINGS_BASE_URL,
-      model: env.SOMA_EMBEDDINGS_MODEL!,
-      dimension: env.SOMA_EMBEDDINGS_DIMENSION!,
-      ...(env.SOMA_EMBEDDINGS_API_KEY ? { apiKey: env.SOMA_EMBEDDINGS_API_KEY } : {}),
-    })
-  : new UniversalSentenceEncoderWorkerEmbeddingModel();
+// LOCAL is loaded on the first answer, not here: `npm start` stays fast and pays nothing until used.
+const chat = openChatModels(env, dataDir);
+const { local, localModelName, localModelPath } = chat;
+// Each collection records the model and dimension of its first write, so a switch later is
+// refused (CONFLICT) for existing collections rather than mixing vectors.
+const embedder = openEmbedder(env);
 const platform = await startPlatform({
   embedder,
   db,
@@ -150,28 +103,15 @@ const platform = await startPlatform({
   signingKeySecret,
   introspection: env.SOMA_INTROSPECTION,
   subgraphTransport: env.SOMA_SUBGRAPH_TRANSPORT,
-  allowedOrigins: env.SOMA_ALLOWED_ORIGINS.split(',')
-    .map((o) => o.trim())
-    .filter(Boolean),
-  models: { LOCAL: local, ...(remote ? { OPENAI_COMPATIBLE: remote } : {}) },
+  allowedOrigins: allowedOriginsOf(env.SOMA_ALLOWED_ORIGINS),
+  models: chat.models,
   artifactsDir,
   // Capsule model-call steps use the same engine personas default to.
-  capsuleModel: remote
-    ? { model: remote, defaultModel: env.SOMA_LLM_MODEL ?? localModelName }
-    : { model: local, defaultModel: localModelName },
+  capsuleModel: chat.capsuleModel,
   ...(prices ? { prices } : {}),
-  limits: routerRateLimits,
-  sessionsLimits: generationQuota,
-  externalIssuers: oidcIssuers.map(
-    ({ issuer, audience, jwksUrl, typ, maxTokenLifetimeSeconds, ...mapping }) => ({
-      issuer,
-      audience,
-      ...(jwksUrl ? { jwksUrl } : {}),
-      ...(typ ? { typ } : {}),
-      ...(maxTokenLifetimeSeconds ? { maxTokenLifetimeSeconds } : {}),
-      toClaims: oidcClaims(mapping),
-    }),
-  ),
+  limits: rateLimits.router,
+  sessionsLimits: rateLimits.generations,
+  externalIssuers: externalIssuersOf(env.SOMA_OIDC_ISSUERS),
 });
 
 // One write: whoever waits for a line of the banner (a supervisor, the tests) sees all of it.

@@ -91,3 +91,24 @@ function setPort<K extends CrossDomainPortName>(
 export async function disposeModules(created: readonly CreatedModule[]): Promise<void> {
   for (const { instance } of [...created].reverse()) await instance[Symbol.asyncDispose]?.();
 }
+
+/**
+ * What a process serving `target` alone must create: `target` and, transitively, the modules of
+ * `modules` that provide the ports it needs, in list order. The providers are created in that
+ * process over the same database but not served (the standalone worker does the same).
+ */
+export function modulesServing<M extends CreateModulesOptions['modules'][number]>(
+  modules: readonly M[],
+  target: M,
+): M[] {
+  const wanted = new Set<M>([target]);
+  const pending = [...(target.needs as readonly CrossDomainPortName[])];
+  while (pending.length) {
+    const port = pending.pop()!;
+    const provider = modules.find((m) => m.provides.includes(port));
+    if (!provider || wanted.has(provider)) continue;
+    wanted.add(provider);
+    pending.push(...(provider.needs as readonly CrossDomainPortName[]));
+  }
+  return modules.filter((m) => wanted.has(m));
+}

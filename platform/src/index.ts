@@ -13,6 +13,7 @@ export {
   createModules,
   disposeModules,
   ModuleWiringError,
+  modulesServing,
 } from './createModules';
 export { type ModuleConfigs, type PlatformModule, platformModules } from './modules';
 export { type PlatformOptions, type RunningPlatform, startPlatform } from './startPlatform';

@@ -98,6 +98,24 @@ export const llmEnv = {
   SOMA_LLM_MODEL: name.optional(),
 };
 
+/** The personas' providers besides SOMA_LLM_*: the LOCAL engine in the process (config/models.ts). */
+export const chatModelEnv = {
+  /**
+   * Streams on the wire to that server at once; more wait in this process, in order. Match it
+   * to the server's slots (llama-server --parallel) with some headroom.
+   */
+  SOMA_LLM_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(16),
+  /**
+   * The LOCAL provider's GGUF (llama.cpp in this process). Unset: soma-tiny, generated into
+   * <data dir>/models on first use — untrained, its text is meaningless.
+   */
+  SOMA_LOCAL_MODEL_PATH: z.string().min(1).optional(),
+  /** The name personas use for that model. @default soma-tiny, or the GGUF's file name */
+  SOMA_LOCAL_MODEL_NAME: z.string().min(1).optional(),
+  /** CPU threads for the LOCAL engine: 1 suits soma-tiny; raise it for a real model. */
+  SOMA_LOCAL_THREADS: z.coerce.number().int().min(1).max(256).default(1),
+};
+
 export const embeddingsEnv = {
   /** Memory embeddings from an OpenAI-compatible `/v1/embeddings` server. @default Universal Sentence Encoder lite in a worker thread */
   SOMA_EMBEDDINGS_BASE_URL: url('http://127.0.0.1:8081/v1').optional(),

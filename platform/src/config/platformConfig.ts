@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   bool,
+  chatModelEnv,
   checkEngineEnv,
   databaseEnv,
   embeddingsEnv,
@@ -14,7 +15,8 @@ import {
 } from './engineEnv';
 import { readConfigOrExit } from './readConfig';
 
-const ModelPrices = z.record(
+/** SOMA_MODEL_PRICES. */
+export const ModelPrices = z.record(
   z.string(),
   z.object({ promptUsdPerMillion: z.number().min(0), completionUsdPerMillion: z.number().min(0) }),
 );
@@ -33,13 +35,15 @@ const GenerationQuota = z
   .object({ maxConcurrentGenerationsPerUser: count, maxConcurrentGenerationsPerTenant: count })
   .partial()
   .strict();
-const RateLimits = TenantRateLimits.extend({
+/** SOMA_RATE_LIMITS: the router's quotas and the sessions' generation quota (`splitRateLimits`). */
+export const RateLimits = TenantRateLimits.extend({
   requestsPerMinutePerIp: count.optional(),
   tenantOverrides: z.record(z.string(), TenantRateLimits).optional(),
   ...GenerationQuota.shape,
   generationTenantOverrides: z.record(z.string(), GenerationQuota).optional(),
 }).strict();
-const OidcIssuers = z.array(
+/** SOMA_OIDC_ISSUERS (`externalIssuersOf` turns it into the router's trusted issuers). */
+export const OidcIssuers = z.array(
   z
     .object({
       issuer: z.string().url(),
@@ -81,8 +85,8 @@ export const PlatformEnv = z
     SOMA_SIGNING_KEY_SECRET: z.string().min(32).optional(),
     /**
      * HMAC secret of the router's signed subgraph requests (never logged). Unset: random per start,
-     * right while every subgraph runs in this process; a subgraph run as its own process (e.g.
-     * subgraphs/identity/src/main.ts) must be given the same value.
+     * right while every subgraph runs in this process; the router and the subgraphs run as their own
+     * processes (`npm run router`, `npm run subgraph -- <name>`) must be given the same value.
      */
     SOMA_ROUTER_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
     SOMA_INTROSPECTION: bool.default(true),
@@ -95,20 +99,7 @@ export const PlatformEnv = z
      */
     SOMA_OIDC_ISSUERS: jsonOf(OidcIssuers).default([]),
     ...llmEnv,
-    /**
-     * Streams on the wire to that server at once; more wait in this process, in order. Match it
-     * to the server's slots (llama-server --parallel) with some headroom.
-     */
-    SOMA_LLM_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(16),
-    /**
-     * The LOCAL provider's GGUF (llama.cpp in this process). Unset: soma-tiny, generated into
-     * <data dir>/models on first use — untrained, its text is meaningless.
-     */
-    SOMA_LOCAL_MODEL_PATH: z.string().min(1).optional(),
-    /** The name personas use for that model. @default soma-tiny, or the GGUF's file name */
-    SOMA_LOCAL_MODEL_NAME: z.string().min(1).optional(),
-    /** CPU threads for the LOCAL engine: 1 suits soma-tiny; raise it for a real model. */
-    SOMA_LOCAL_THREADS: z.coerce.number().int().min(1).max(256).default(1),
+    ...chatModelEnv,
     /** JSON: { "<model>": { "promptUsdPerMillion": 0.1, "completionUsdPerMillion": 0.4 } } */
     SOMA_MODEL_PRICES: jsonOf(ModelPrices).optional(),
     /**
