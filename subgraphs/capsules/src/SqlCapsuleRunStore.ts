@@ -26,6 +26,9 @@ export class SqlCapsuleRunStore implements CapsuleRunStore {
 
   startAttempt(step: CapsuleStepRef, attempt: number) {
     return this.inTenant(step, async (tx) => {
+      // The event first: it is what finds out that the run is not the tenant's (CapsuleRunNotFound
+      // rather than a foreign-key violation of the rows below).
+      const event = await appendEvent(tx, step, 'STEP_STARTED', step.key, { kind: step.kind, attempt });
       await tx.query(
         'INSERT INTO capsules.step_attempts (tenant_id, run_id, step_key, attempt) VALUES ($1, $2, $3, $4)',
         [step.tenantId, step.runId, step.key, attempt],
@@ -36,7 +39,6 @@ export class SqlCapsuleRunStore implements CapsuleRunStore {
          ON CONFLICT (run_id, step_key) DO UPDATE SET status = 'RUNNING', attempts = EXCLUDED.attempts, error = NULL, updated_at = clock_timestamp()`,
         [step.tenantId, step.runId, step.key, step.kind, attempt],
       );
-      const event = await appendEvent(tx, step, 'STEP_STARTED', step.key, { kind: step.kind, attempt });
       const { rows } = await tx.query<{
         started_as: CapsuleRunStarter | null;
         name: string;
@@ -66,13 +68,14 @@ export class SqlCapsuleRunStore implements CapsuleRunStore {
 
   completeStep(step: CapsuleStepRef, attempt: number, output: unknown, record?: CapsuleStepRecord) {
     return this.inTenant(step, async (tx) => {
+      const event = await appendEvent(tx, step, 'STEP_COMPLETED', step.key, { kind: step.kind, attempt });
       if (record) await writeRecord(tx, step, record);
       await tx.query(
         `UPDATE capsules.run_steps SET status = 'COMPLETED', output = $3, updated_at = clock_timestamp()
           WHERE run_id = $1 AND step_key = $2`,
         [step.runId, step.key, JSON.stringify(output ?? null)],
       );
-      return appendEvent(tx, step, 'STEP_COMPLETED', step.key, { kind: step.kind, attempt });
+      return event;
     });
   }
 
@@ -93,7 +96,19 @@ export class SqlCapsuleRunStore implements CapsuleRunStore {
   }
 
   markStep(step: CapsuleStepRef, status: CapsuleMarkedStepStatus, detail: Record<string, unknown>) {
+    // Waiting for a decision pauses the run; the decision resumes it (the workflow goes on either way).
+    const [type, payload, runTransition]: [RunEventType, Record<string, unknown>, [string, string] | null] =
+      status === 'AWAITING_APPROVAL'
+        ? ['AWAITING_APPROVAL', detail, ['RUNNING', 'AWAITING_APPROVAL']]
+        : status === 'APPROVED' || status === 'REJECTED'
+          ? ['APPROVAL_DECIDED', { status, ...detail }, ['AWAITING_APPROVAL', 'RUNNING']]
+          : [
+              status === 'RUNNING' ? 'STEP_STARTED' : status === 'FAILED' ? 'STEP_FAILED' : 'STEP_COMPLETED',
+              { kind: step.kind, ...detail },
+              null,
+            ];
     return this.inTenant(step, async (tx) => {
+      const event = await appendEvent(tx, step, type, step.key, payload);
       await tx.query(
         `INSERT INTO capsules.run_steps (tenant_id, run_id, step_key, kind, status, detail, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -109,23 +124,13 @@ export class SqlCapsuleRunStore implements CapsuleRunStore {
           (detail.error as string) ?? null,
         ],
       );
-      if (status === 'AWAITING_APPROVAL') {
-        await tx.query(
-          `UPDATE capsules.runs SET status = 'AWAITING_APPROVAL' WHERE id = $1 AND status = 'RUNNING'`,
-          [step.runId],
-        );
-        return appendEvent(tx, step, 'AWAITING_APPROVAL', step.key, detail);
+      if (runTransition) {
+        await tx.query('UPDATE capsules.runs SET status = $3 WHERE id = $1 AND status = $2', [
+          step.runId,
+          ...runTransition,
+        ]);
       }
-      if (status === 'APPROVED' || status === 'REJECTED') {
-        await tx.query(
-          `UPDATE capsules.runs SET status = 'RUNNING' WHERE id = $1 AND status = 'AWAITING_APPROVAL'`,
-          [step.runId],
-        );
-        return appendEvent(tx, step, 'APPROVAL_DECIDED', step.key, { status, ...detail });
-      }
-      const type: RunEventType =
-        status === 'RUNNING' ? 'STEP_STARTED' : status === 'FAILED' ? 'STEP_FAILED' : 'STEP_COMPLETED';
-      return appendEvent(tx, step, type, step.key, { kind: step.kind, ...detail });
+      return event;
     });
   }
 
