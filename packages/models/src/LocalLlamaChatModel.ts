@@ -6,6 +6,7 @@ import {
   type ChatRequest,
 } from '@somaagent/ports';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { chatPromptTokenizer } from './chatPromptTokens';
 import { StreamSlots } from './StreamSlots';
 
 export interface LocalLlamaChatModelOptions {
@@ -77,10 +78,7 @@ export class LocalLlamaChatModel implements ChatModel {
     const { contextSize = 4096, threads = 1 } = this.options;
     const parallel = this.slots.size;
     // Loaded here only: the native addon costs ~1 s and ~30 MB, paid by LOCAL users alone.
-    const [{ getLlama, LlamaLogLevel }, { Template }] = await Promise.all([
-      import('node-llama-cpp'),
-      import('@huggingface/jinja'),
-    ]);
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
     const path =
       typeof this.options.modelPath === 'string' ? this.options.modelPath : await this.options.modelPath();
     // gpu: false: the CPU build is the one installed; build 'never': no cmake at run time.
@@ -88,24 +86,9 @@ export class LocalLlamaChatModel implements ChatModel {
     const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
     const context = await model.createContext({ contextSize, sequences: parallel, threads });
     for (let i = 0; i < parallel; i++) this.free.push(context.getSequence());
-    const source = model.fileInfo.metadata.tokenizer.chat_template;
-    if (!source) throw new ChatModelError(`${path} has no chat template (tokenizer.chat_template)`, false);
-    // The template's text, tokenized in one piece with special tokens parsed and BOS prepended
-    // as the vocabulary asks: what llama-server does, so both engines count the same prompt.
-    // (node-llama-cpp's JinjaTemplateChatWrapper tokenizes segment by segment, which adds
-    // SentencePiece word-start spaces the template does not have.)
-    const template = new Template(source);
-    const { bos, bosString, eosString, shouldPrependBosToken } = model.tokens;
-    const render = (messages: ChatMessage[]) => {
-      const text = template.render({
-        messages,
-        add_generation_prompt: true,
-        bos_token: bosString ?? '',
-        eos_token: eosString ?? '',
-      });
-      const tokens = model.tokenize(text, true);
-      return shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
-    };
+    const render = await chatPromptTokenizer(model, path).catch((error: Error) => {
+      throw new ChatModelError(error.message, false);
+    });
     return { llama, model, context, render };
   }
 

@@ -8,6 +8,7 @@ import {
 } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
+import type { TokenCounter } from './GgufTokenCounter';
 import { createNodeHttpFetch } from './nodeHttpFetch';
 import { StreamSlots } from './StreamSlots';
 
@@ -40,10 +41,17 @@ export interface OpenAICompatibleChatModelOptions {
    * servers send `usage` only at the end of a complete answer. `'llama-server'` always asks;
    * `'detect'` asks once a complete answer showed the server is llama-server (its last chunk
    * carries `timings`); `'off'` never asks (a server that refuses unknown parameters). Without
-   * running counts a cut-short stream is estimated (see `UsageSource`).
+   * running counts a cut-short stream is counted with `tokenCounter`, or else estimated (see
+   * `UsageSource`).
    * @default 'detect'
    */
   runningUsage?: 'llama-server' | 'detect' | 'off';
+  /**
+   * The served model's tokenizer (e.g. a GgufTokenCounter on a GGUF of the same model): counts the
+   * prompt and the text delivered of a stream cut short when the server gave no running counts
+   * (`source: 'tokenizer'`). @default none: such a stream is estimated
+   */
+  tokenCounter?: TokenCounter;
 }
 
 /** llama-server's per-chunk `timings` (with `timings_per_token`, or on its last chunk). */
@@ -160,24 +168,27 @@ export class OpenAICompatibleChatModel implements ChatModel {
     let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk> | undefined;
     let staleRetries = 0;
     const askRunning = this.llamaServer && this.options.runningUsage !== 'off';
-    // What was delivered so far: the engine's running counts (askRunning), else content chunks.
+    // What was delivered so far: the engine's running counts (askRunning), else the text received.
     let running: TokenUsage | undefined;
     let contentChunks = 0;
+    let received = '';
     let sent = false;
-    const soFar = (): ChatChunk =>
-      running
-        ? { type: 'usage', ...running, source: 'engine' }
-        : sent
-          ? {
-              type: 'usage',
-              promptTokens: estimatePromptTokens(request.messages),
-              completionTokens: contentChunks,
-              source: 'estimate',
-            }
-          : { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
+    const soFar = async (): Promise<ChatChunk> => {
+      if (running) return { type: 'usage', ...running, source: 'engine' };
+      if (!sent) return { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
+      const counted = await this.countWithTokenizer(request.messages, received);
+      return counted
+        ? { type: 'usage', ...counted, source: 'tokenizer' }
+        : {
+            type: 'usage',
+            promptTokens: estimatePromptTokens(request.messages),
+            completionTokens: contentChunks,
+            source: 'estimate',
+          };
+    };
     for (let attempt = 0; !stream; attempt++) {
       if (request.signal?.aborted) {
-        yield soFar();
+        yield await soFar();
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
@@ -198,7 +209,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         );
       } catch (error) {
         if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
-          yield soFar();
+          yield await soFar();
           yield { type: 'finish', reason: 'cancelled' };
           return;
         }
@@ -241,6 +252,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         const text = choice?.delta?.content;
         if (text) {
           contentChunks++;
+          if (this.options.tokenCounter) received += text;
           yield askRunning && running ? { type: 'delta', text, usage: running } : { type: 'delta', text };
         }
         if (choice?.finish_reason) finish = choice.finish_reason;
@@ -254,7 +266,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         }
       }
     } catch (error) {
-      yield soFar();
+      yield await soFar();
       if (error instanceof OpenAI.APIUserAbortError || request.signal?.aborted) {
         yield { type: 'finish', reason: 'cancelled' };
         return;
@@ -262,7 +274,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
       throw new ChatModelError(`model stream broke off: ${describe(error)}`, true);
     }
     if (request.signal?.aborted) {
-      yield soFar();
+      yield await soFar();
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
@@ -273,6 +285,21 @@ export class OpenAICompatibleChatModel implements ChatModel {
       );
     yield { type: 'usage', ...usage, source: 'engine' };
     yield { type: 'finish', reason: finish ?? 'stop' };
+  }
+
+  /** The tokenizer's counts, or undefined (no counter, or it failed: metering must not fail the answer). */
+  private async countWithTokenizer(messages: ChatMessage[], text: string): Promise<TokenUsage | undefined> {
+    const counter = this.options.tokenCounter;
+    if (!counter) return undefined;
+    try {
+      const [promptTokens, completionTokens] = await Promise.all([
+        counter.countPrompt(messages),
+        counter.countText(text),
+      ]);
+      return { promptTokens, completionTokens };
+    } catch {
+      return undefined;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {}

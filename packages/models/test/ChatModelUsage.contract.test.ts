@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type ChatChunk, type ChatMessage, type ChatModel, ChatModelError } from '@somaagent/ports';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCuttingLlmFront } from '../../../tests/support/cuttingLlmFront';
+import { GgufTokenCounter } from '../src/GgufTokenCounter';
 import { LocalLlamaChatModel } from '../src/LocalLlamaChatModel';
 import { OpenAICompatibleChatModel } from '../src/OpenAICompatibleChatModel';
 import { ensureTinyLlamaModel, TINY_MODEL_NAME } from '../src/tinyLlamaModel';
@@ -16,8 +17,11 @@ import { ensureTinyLlamaModel, TINY_MODEL_NAME } from '../src/tinyLlamaModel';
 const baseUrl = process.env.SOMA_LLM_BASE_URL;
 const httpModel = process.env.SOMA_LLM_MODEL;
 const apiKey = process.env.SOMA_LLM_API_KEY ?? 'not-needed';
-if (!baseUrl || !httpModel)
-  throw new Error('the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL)');
+const servedModelFile = process.env.SOMA_LLM_TOKENIZER_GGUF;
+if (!baseUrl || !httpModel || !servedModelFile)
+  throw new Error(
+    'the test harness did not provide the llm engine (SOMA_LLM_BASE_URL, SOMA_LLM_MODEL, SOMA_LLM_TOKENIZER_GGUF)',
+  );
 
 const subjects: { name: string; chat: ChatModel; model: string }[] = [
   {
@@ -156,6 +160,62 @@ describe('OpenAICompatibleChatModel: usage of streams cut short', () => {
       await drain(chat.stream({ model, messages, maxTokens: 2 }));
       const after = usageOf(await cancelAfter(chat, model, messages, 3))!;
       expect(after.source).toBe('engine');
+    } finally {
+      await chat[Symbol.asyncDispose]();
+    }
+  });
+});
+
+describe('OpenAICompatibleChatModel: a server without running counts is counted with the model’s tokenizer', () => {
+  const model = httpModel;
+
+  it('a cancelled stream gets the served model’s tokenizer counts: the engine’s prompt count, and the delivered text’s tokens', async () => {
+    // runningUsage 'off': the server is treated as one that reports usage only at the end (vLLM, gateways).
+    const counter = new GgufTokenCounter(servedModelFile);
+    const chat = OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, {
+      runningUsage: 'off',
+      tokenCounter: counter,
+    });
+    const engine = OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, { runningUsage: 'llama-server' });
+    try {
+      const complete = usageOf(
+        await drain(engine.stream({ model, messages, maxTokens: 1, temperature: 0 })),
+      )!;
+      let compared = 0;
+      for (const cut of [3, 6, 20, 48]) {
+        const chunks = await cancelAfter(chat, model, messages, cut);
+        // The untrained model may sample end-of-text before the cut: that stream was not cut short.
+        if ((chunks.at(-1) as { reason?: string }).reason !== 'cancelled') continue;
+        const usage = usageOf(chunks)!;
+        expect(usage.source).toBe('tokenizer');
+        expect(usage.promptTokens).toBe(complete.promptTokens);
+        // The engine's own count for the same delivered text: the same greedy stream, cut at the
+        // same delta, with running counts.
+        const reference = usageOf(await cancelAfter(engine, model, messages, cut))!;
+        expect(reference.source).toBe('engine');
+        console.log(
+          `[usage] cut after ${cut} deltas: tokenizer ${usage.promptTokens} prompt + ${usage.completionTokens} completion; engine ${reference.promptTokens} + ${reference.completionTokens}`,
+        );
+        expect(usage.completionTokens).toBe(reference.completionTokens);
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(0);
+    } finally {
+      await chat[Symbol.asyncDispose]();
+      await engine[Symbol.asyncDispose]();
+      await counter[Symbol.asyncDispose]();
+    }
+  });
+
+  it('a tokenizer that cannot load falls back to the estimate; the answer does not fail', async () => {
+    const counter = new GgufTokenCounter('/nonexistent/model.gguf');
+    const chat = OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey, {
+      runningUsage: 'off',
+      tokenCounter: counter,
+    });
+    try {
+      const usage = usageOf(await cancelAfter(chat, model, messages, 2))!;
+      expect(usage.source).toBe('estimate');
     } finally {
       await chat[Symbol.asyncDispose]();
     }

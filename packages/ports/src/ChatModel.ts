@@ -19,11 +19,12 @@ export interface ChatRequest {
 
 /**
  * Where token counts come from: `engine` — the engine's own counts (the server's `usage`, its
- * running counts, or the local engine's tokens); `estimate` — the engine reported none (a stream
- * of a generic server cut short): completion tokens are the content chunks received, prompt
+ * running counts, or the local engine's tokens); `tokenizer` — the engine reported none (a stream
+ * of a generic server cut short) and the served model's tokenizer counted the prompt and the text
+ * delivered; `estimate` — neither: completion tokens are the content chunks received, prompt
  * tokens the prompt's characters / 4.
  */
-export type UsageSource = 'engine' | 'estimate';
+export type UsageSource = 'engine' | 'tokenizer' | 'estimate';
 
 export interface TokenUsage {
   promptTokens: number;

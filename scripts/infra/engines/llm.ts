@@ -416,6 +416,8 @@ export const llmEngine: Engine = {
       SOMA_LLM_BASE_URL: `http://127.0.0.1:${state.port}/v1`,
       SOMA_LLM_MODEL: LLM_MODEL_ALIAS,
       SOMA_LLM_API_KEY: apiKey(ctx),
+      // The served model's file: its tokenizer counts streams the server leaves uncounted.
+      SOMA_LLM_TOKENIZER_GGUF: modelPath(),
     };
   },
 
