@@ -55,6 +55,7 @@ export const OidcIssuers = z.array(
       capabilityScopePrefix: z.string().optional(),
       scopeCapabilities: z.record(z.string(), z.array(z.string().min(1))).optional(),
       subjectPrefix: z.string().optional(),
+      groupsClaim: z.string().min(1).optional(),
       tenants: z
         .array(
           z
@@ -63,6 +64,7 @@ export const OidcIssuers = z.array(
               claimValue: z.string().min(1).max(255).optional(),
               allowedCapabilities: z.array(z.string().min(1)),
               roles: z.array(z.string().min(1)).optional(),
+              rolesByGroup: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
             })
             .strict(),
         )
@@ -94,7 +96,8 @@ export const PlatformEnv = z
     /**
      * JSON: [{ "issuer", "audience", "jwksUrl"?, "typ"?, "maxTokenLifetimeSeconds"? = 86400,
      * "tenantClaim"? = "soma_tenant", "capabilityScopePrefix"? = "soma:", "scopeCapabilities"?,
-     * "subjectPrefix"?, "tenants": [{ "tenantId", "claimValue"?, "allowedCapabilities", "roles"? }] }]
+     * "subjectPrefix"?, "groupsClaim"? = "groups", "tenants": [{ "tenantId", "claimValue"?,
+     * "allowedCapabilities", "roles"?, "rolesByGroup"? }] }]
      * (docs/security.md §1).
      */
     SOMA_OIDC_ISSUERS: jsonOf(OidcIssuers).default([]),
