@@ -133,7 +133,11 @@ describe.each(['journal', 'temporal'] as const)(
         SOMA_TEMPORAL_TASK_QUEUE: taskQueue,
         SOMA_TEMPORAL_WORKFLOW_BUNDLE: bundlePath,
         SOMA_ARTIFACTS_DIR: join(tmp, 'artifacts'),
+        // Artifacts in the folder above: none of the harness's MinIO variables reach the worker.
         SOMA_S3_ENDPOINT: '',
+        SOMA_S3_BUCKET: undefined,
+        SOMA_S3_ACCESS_KEY_ID: undefined,
+        SOMA_S3_SECRET_ACCESS_KEY: undefined,
         // Policy from the committed wasm Rego and audit lines on stderr: the harness's shared OPA
         // server holds the product policies only once some other test has published them (an
         // order dependency that failed this test when it ran first), and Kafka is not what this
