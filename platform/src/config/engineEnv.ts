@@ -96,6 +96,12 @@ export const llmEnv = {
   SOMA_LLM_API_KEY: z.string().default('not-needed'),
   /** Default model name on that server for capsule model-call steps that name none. */
   SOMA_LLM_MODEL: name.optional(),
+  /**
+   * A GGUF with the served model's tokenizer (the served file, or its vocabulary-only GGUF): a
+   * stream cut short on a server without running counts (vLLM, gateways) is counted with it
+   * instead of estimated (docs/security.md §2). llama-server reports its own counts.
+   */
+  SOMA_LLM_TOKENIZER_GGUF: z.string().min(1).optional(),
 };
 
 /** The personas' providers besides SOMA_LLM_*: the LOCAL engine in the process (config/models.ts). */

@@ -6,6 +6,7 @@ import {
 } from '@somaagent/embeddings';
 import {
   ensureTinyLlamaModel,
+  GgufTokenCounter,
   LocalLlamaChatModel,
   OpenAICompatibleChatModel,
   TINY_MODEL_NAME,
@@ -43,6 +44,7 @@ export interface ChatModelSettings {
   SOMA_LLM_API_KEY: string;
   SOMA_LLM_MODEL?: string | undefined;
   SOMA_LLM_MAX_CONCURRENT_STREAMS: number;
+  SOMA_LLM_TOKENIZER_GGUF?: string | undefined;
   SOMA_LOCAL_MODEL_PATH?: string | undefined;
   SOMA_LOCAL_MODEL_NAME?: string | undefined;
   SOMA_LOCAL_THREADS: number;
@@ -70,9 +72,13 @@ export function openChatModels(env: ChatModelSettings, dataDir: string): ChatMod
   const localModelName =
     env.SOMA_LOCAL_MODEL_NAME ??
     (localModelPath ? basename(localModelPath).replace(/\.gguf$/i, '') : TINY_MODEL_NAME);
+  const tokenCounter = env.SOMA_LLM_TOKENIZER_GGUF
+    ? new GgufTokenCounter(resolve(env.SOMA_LLM_TOKENIZER_GGUF))
+    : undefined;
   const remote = env.SOMA_LLM_BASE_URL
     ? OpenAICompatibleChatModel.fromUrl(env.SOMA_LLM_BASE_URL, env.SOMA_LLM_API_KEY, {
         maxConcurrentStreams: env.SOMA_LLM_MAX_CONCURRENT_STREAMS,
+        ...(tokenCounter ? { tokenCounter } : {}),
       })
     : undefined;
   const local = new LocalLlamaChatModel({
@@ -92,6 +98,7 @@ export function openChatModels(env: ChatModelSettings, dataDir: string): ChatMod
     async [Symbol.asyncDispose]() {
       await local[Symbol.asyncDispose]();
       await remote?.[Symbol.asyncDispose]();
+      await tokenCounter?.[Symbol.asyncDispose]();
     },
   };
 }
