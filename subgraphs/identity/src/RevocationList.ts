@@ -7,8 +7,8 @@ import type { SqlDatabase, SqlExecutor } from '@somaagent/ports';
  * Checked in memory (the router asks on every request); each revocation is also stored
  * (`identity.revocations`, see {@link recordRevocation}) and {@link RevocationList.load} reads the
  * ones still relevant at start-up, so a restart forgets nothing. In the embedded platform identity
- * and the router share one process and so one list; routers in other processes need a shared
- * list (not shipped yet).
+ * and the router share one process and so one list; a router in its own process follows the
+ * stored ones with a {@link RevocationFeed}.
  */
 export class RevocationList {
   /** subject → revoked at (epoch seconds): tokens with `iat` ≤ this are refused. */
@@ -32,6 +32,12 @@ export class RevocationList {
     // Oldest first: the list's insertion order is its revocation order.
     for (const row of rows) list.revoke(row.subject, new Date(row.revoked_at).getTime());
     return list;
+  }
+
+  /** Like {@link revoke}, unless `subject` is already revoked at that moment or later (a re-read row). */
+  revokeIfNewer(subject: string, at: number): void {
+    const known = this.revokedAt.get(subject);
+    if (known === undefined || Math.floor(at / 1000) > known) this.revoke(subject, at);
   }
 
   /**
@@ -76,4 +82,71 @@ export async function recordRevocation(
      ON CONFLICT (tenant_id, subject) DO UPDATE SET revoked_at = excluded.revoked_at`,
     [subject],
   );
+}
+
+/**
+ * The stored revocations, followed: every `everyMs` the rows written since the last read (by the
+ * identity process, any replica) join an in-memory list, so a router in its own process refuses a
+ * revoked token within about that long. One indexed query per interval, whatever the traffic.
+ */
+export class RevocationFeed implements AsyncDisposable {
+  private readonly timer: NodeJS.Timeout;
+  /** Newest `revoked_at` read (epoch ms). */
+  private newest = 0;
+  private polling: Promise<void> | undefined;
+  private failing = false;
+
+  private constructor(
+    private readonly db: SqlDatabase,
+    private readonly list: RevocationList,
+    private readonly forgetAfterSeconds: number,
+    everyMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      this.polling ??= this.poll().finally(() => {
+        this.polling = undefined;
+      });
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  /** Reads what is stored now, then follows it. */
+  static async start(db: SqlDatabase, forgetAfterSeconds: number, everyMs = 1_000): Promise<RevocationFeed> {
+    const feed = new RevocationFeed(db, new RevocationList(forgetAfterSeconds), forgetAfterSeconds, everyMs);
+    await feed.poll(true);
+    return feed;
+  }
+
+  isRevoked = (token: { subject: string; issuedAt: number | undefined }): boolean =>
+    this.list.isRevoked(token);
+
+  private async poll(first = false): Promise<void> {
+    // A little overlap: rows committed late with an earlier revoked_at are not skipped.
+    const sinceSeconds = first ? this.forgetAfterSeconds : Math.max(0, (Date.now() - this.newest) / 1000 + 5);
+    try {
+      const { rows } = await this.db.withScope({ tenantId: null }, (tx) =>
+        tx.query<{ subject: string; revoked_at: Date | string }>(
+          `SELECT subject, revoked_at FROM identity.revocations_since(now() - make_interval(secs => $1))`,
+          [sinceSeconds],
+        ),
+      );
+      for (const row of rows) {
+        const at = new Date(row.revoked_at).getTime();
+        this.list.revokeIfNewer(row.subject, at);
+        this.newest = Math.max(this.newest, at);
+      }
+      if (this.newest === 0) this.newest = Date.now() - this.forgetAfterSeconds * 1000;
+      this.failing = false;
+    } catch (error) {
+      if (first) throw error;
+      // Keep refusing what is known; say so once per outage, not every interval.
+      if (!this.failing) console.error(`identity: reading revocations failed: ${(error as Error).message}`);
+      this.failing = true;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
 }

@@ -22,6 +22,7 @@ export {
 export { identityMigrations } from './migrations';
 export { IDENTITY_EVENTS_TOPIC, type IdentityEventPayload, type IdentityEventType } from './models';
 export { type IdentityModuleConfig, identityModule } from './module';
+export { RevocationFeed } from './RevocationList';
 export {
   DEFAULT_SIGN_IN_THROTTLE,
   InMemorySignInAttemptStore,
