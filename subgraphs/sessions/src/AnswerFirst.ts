@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { SomaError } from '@somaagent/errors';
+import type { ChatMessage } from '@somaagent/ports';
 import type { BookingOutcome } from './GenerationRunner';
 import { promptOf, samePrompt } from './promptOf';
 import type { SendDeps, SendRequest, SendStrategy, SentMessage } from './SendStrategy';
+import type { HandOverWatch } from './SessionEventFeed';
+import type { MessageRow } from './SessionStore';
 
 /** How long AnswerFirst lets the first token go first before it stores the messages anyway. */
 const BOOKING_WAIT_MS = 250;
@@ -38,7 +41,7 @@ export class AnswerFirst implements SendStrategy {
   async send(request: SendRequest): Promise<SentMessage> {
     const { caller, sessionId, content, use, recalled, known } = request;
     if (!use || !known) return this.unknownSessions.send(request);
-    const { db, store, feed, generations, runner } = this.deps;
+    const { feed, generations, runner } = this.deps;
     // Checked by the caller with no await since: reserve now, so a second send gets CONFLICT.
     const generation = generations.reserve(sessionId, randomUUID());
     const messages = promptOf(use.systemPrompt, recalled, known.history, content);
@@ -60,13 +63,7 @@ export class AnswerFirst implements SendStrategy {
       generation.release();
       throw error;
     }
-    // Which of this session's events its subscribers have taken (see SessionEventFeed.follow).
-    let handedOverUpTo = 0;
-    let wake: (() => void) | undefined;
-    const stopListening = feed.onHandOver(sessionId, (sequence) => {
-      handedOverUpTo = Math.max(handedOverUpTo, sequence);
-      wake?.();
-    });
+    const handOver = feed.watchHandOver(sessionId);
     runner.run(
       caller,
       {
@@ -84,42 +81,9 @@ export class AnswerFirst implements SendStrategy {
       },
       generation,
     );
-    // The booking waits for the first token (bounded: a slow model must not hold the question
-    // unstored), then until a subscriber has taken it (over graphql-ws: written to its socket),
-    // so the transaction does not take the event loop while the token is still on its way.
-    let timer: NodeJS.Timeout | undefined;
-    const first = await Promise.race([
-      answering,
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), BOOKING_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
-    if (first !== undefined && feed.watcherCount(sessionId) > 0 && handedOverUpTo < first) {
-      await new Promise<void>((resolve) => {
-        const timeout = setTimeout(resolve, HANDOVER_WAIT_MS);
-        wake = () => {
-          if (handedOverUpTo < first) return;
-          clearTimeout(timeout);
-          resolve();
-        };
-      });
-    }
-    stopListening();
+    await this.letFirstTokenGo(sessionId, answering, handOver);
     try {
-      const stored = await db.withScope({ tenantId: caller.tenantId }, async (tx) => {
-        const session = await store.session(tx, sessionId, true);
-        if (session.status === 'CLOSED')
-          throw new SomaError('CONFLICT', 'the session is closed; start a new one');
-        const { history } = await store.personaAndHistory(tx, session);
-        if (!samePrompt(promptOf(use.systemPrompt, recalled, history, content), messages)) {
-          // Only a writer other than this process could cause it; answered as a retriable conflict.
-          throw new SomaError(
-            'CONFLICT',
-            "the session's history changed while the answer started; send the message again",
-            { retriable: true },
-          );
-        }
-        return store.storeMessages(tx, caller, session.id, content, recalled, generation.messageId);
-      });
+      const stored = await this.book(request, use.systemPrompt, messages, generation.messageId);
       booked({ stored: true });
       return { ...stored, afterSequence };
     } catch (error) {
@@ -127,5 +91,51 @@ export class AnswerFirst implements SendStrategy {
       generation.abort.abort();
       throw error;
     }
+  }
+
+  /**
+   * Waits for the first token (bounded: a slow model must not hold the question unstored), then
+   * until a subscriber has taken it (over graphql-ws: written to its socket), so the booking
+   * transaction does not take the event loop while the token is still on its way.
+   */
+  private async letFirstTokenGo(
+    sessionId: string,
+    answering: Promise<number | undefined>,
+    handOver: HandOverWatch,
+  ): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([
+      answering,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), BOOKING_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (first !== undefined && this.deps.feed.watcherCount(sessionId) > 0 && handOver.takenUpTo() < first)
+      await handOver.until(first, HANDOVER_WAIT_MS);
+    handOver.stop();
+  }
+
+  /** Stores the two messages, after checking what the answer was started on still holds. */
+  private book(
+    { caller, sessionId, content, recalled }: SendRequest,
+    systemPrompt: string,
+    messages: ChatMessage[],
+    messageId: string,
+  ): Promise<{ userMessage: MessageRow; assistantMessage: MessageRow }> {
+    const { store } = this.deps;
+    return this.deps.db.withScope({ tenantId: caller.tenantId }, async (tx) => {
+      const session = await store.session(tx, sessionId, true);
+      if (session.status === 'CLOSED')
+        throw new SomaError('CONFLICT', 'the session is closed; start a new one');
+      const { history } = await store.personaAndHistory(tx, session);
+      if (!samePrompt(promptOf(systemPrompt, recalled, history, content), messages)) {
+        // Only a writer other than this process could cause it; answered as a retriable conflict.
+        throw new SomaError(
+          'CONFLICT',
+          "the session's history changed while the answer started; send the message again",
+          { retriable: true },
+        );
+      }
+      return store.storeMessages(tx, caller, session.id, content, recalled, messageId);
+    });
   }
 }

@@ -1,9 +1,10 @@
 import { SomaError } from '@somaagent/errors';
-import type { ChatChunk, ChatMessage } from '@somaagent/ports';
+import type { ChatChunk, ChatMessage, SqlExecutor } from '@somaagent/ports';
 import type { ReservedGeneration } from './Generations';
 import { toModelUse } from './KnownSessions';
 import { promptOf, samePrompt } from './promptOf';
 import type { SendDeps, SendRequest, SendStrategy, SentMessage } from './SendStrategy';
+import type { SessionRow } from './SessionStore';
 
 /** A model request made before the transaction, on a guessed prompt. */
 interface EarlyRequest {
@@ -23,34 +24,11 @@ export class BookThenAnswer implements SendStrategy {
 
   constructor(private readonly deps: SendDeps) {}
 
-  async send({
-    caller,
-    claims,
-    sessionId,
-    content,
-    use,
-    recalled,
-    known,
-  }: SendRequest): Promise<SentMessage> {
-    const { db, store, feed, generations, runner, access } = this.deps;
+  async send(request: SendRequest): Promise<SentMessage> {
+    const { caller, sessionId, content } = request;
+    const { db, store, feed, generations, runner } = this.deps;
     const abort = new AbortController();
-    // Time to first token: with the session's history known here (it usually is), the model is
-    // asked NOW, before the transaction. The transaction then checks the guess against the
-    // stored history and, should they differ, cancels this request and asks again.
-    let early: EarlyRequest | undefined;
-    if (use && known) {
-      const earlyAbort = new AbortController();
-      abort.signal.addEventListener('abort', () => earlyAbort.abort(), { once: true });
-      const messages = promptOf(use.systemPrompt, recalled, known.history, content);
-      // Only on a database server (an in-process one answers first instead): its statements are
-      // I/O, so the request leaves while the transaction runs.
-      early = {
-        messages,
-        startedAt: performance.now(),
-        chunks: runner.startModel(use, messages, earlyAbort.signal),
-        abort: earlyAbort,
-      };
-    }
+    const early = this.askEarly(request, abort);
     let generation: ReservedGeneration | undefined;
     try {
       const prepared = await db.withScope({ tenantId: caller.tenantId }, async (tx) => {
@@ -61,29 +39,7 @@ export class BookThenAnswer implements SendStrategy {
           throw new SomaError('CONFLICT', 'the session is still answering; cancel it or wait for COMPLETED');
         }
         generation = generations.reserve(sessionId, '', abort);
-        if (session.status === 'CLOSED')
-          throw new SomaError('CONFLICT', 'the session is closed; start a new one');
-        const { history, ...persona } = await store.personaAndHistory(tx, session);
-        // Fail-closed: a model call the constitution was not asked about is never made.
-        if (use?.personaId !== persona.id) {
-          await access.authorize(claims, caller, toModelUse(persona));
-        }
-        const messages = promptOf(persona.system_prompt, recalled, history, content);
-        // The model was asked before the transaction if the prompt could be guessed; otherwise
-        // it is asked NOW, while the rest of this transaction runs. Either way its time to
-        // first token overlaps the writes. Nothing is emitted before the commit (chunks wait in
-        // the prefetched iterator), and a failed transaction aborts the request.
-        let modelStartedAt: number;
-        let chunks: AsyncIterable<ChatChunk>;
-        if (early && persona.id === use?.personaId && samePrompt(early.messages, messages)) {
-          ({ chunks, startedAt: modelStartedAt } = early);
-        } else {
-          early?.abort.abort();
-          modelStartedAt = performance.now();
-          chunks = runner.startModel(toModelUse(persona), messages, abort.signal);
-        }
-        const stored = await store.storeMessages(tx, caller, session.id, content, recalled);
-        return { session, persona, ...stored, chunks, modelStartedAt, recent: history };
+        return this.prepare(tx, request, session, early, abort);
       });
       // The relay is not kicked here: on the embedded database its drain is a transaction that
       // would run exactly while the first token travels (measured: +14 ms p50 on the router
@@ -118,5 +74,62 @@ export class BookThenAnswer implements SendStrategy {
       generation?.release();
       throw error;
     }
+  }
+
+  /**
+   * Time to first token: with the session's history known here (it usually is), the model is
+   * asked NOW, before the transaction. The transaction then checks the guess against the
+   * stored history and, should they differ, cancels this request and asks again.
+   */
+  private askEarly(
+    { content, use, recalled, known }: SendRequest,
+    abort: AbortController,
+  ): EarlyRequest | undefined {
+    if (!use || !known) return undefined;
+    const earlyAbort = new AbortController();
+    abort.signal.addEventListener('abort', () => earlyAbort.abort(), { once: true });
+    const messages = promptOf(use.systemPrompt, recalled, known.history, content);
+    // Only on a database server (an in-process one answers first instead): its statements are
+    // I/O, so the request leaves while the transaction runs.
+    return {
+      messages,
+      startedAt: performance.now(),
+      chunks: this.deps.runner.startModel(use, messages, earlyAbort.signal),
+      abort: earlyAbort,
+    };
+  }
+
+  /** In the booking transaction, the session reserved: the model request and the two messages. */
+  private async prepare(
+    tx: SqlExecutor,
+    { caller, claims, content, use, recalled }: SendRequest,
+    session: SessionRow,
+    early: EarlyRequest | undefined,
+    abort: AbortController,
+  ) {
+    const { store, runner, access } = this.deps;
+    if (session.status === 'CLOSED')
+      throw new SomaError('CONFLICT', 'the session is closed; start a new one');
+    const { history, ...persona } = await store.personaAndHistory(tx, session);
+    // Fail-closed: a model call the constitution was not asked about is never made.
+    if (use?.personaId !== persona.id) {
+      await access.authorize(claims, caller, toModelUse(persona));
+    }
+    const messages = promptOf(persona.system_prompt, recalled, history, content);
+    // The model was asked before the transaction if the prompt could be guessed; otherwise
+    // it is asked NOW, while the rest of this transaction runs. Either way its time to
+    // first token overlaps the writes. Nothing is emitted before the commit (chunks wait in
+    // the prefetched iterator), and a failed transaction aborts the request.
+    let modelStartedAt: number;
+    let chunks: AsyncIterable<ChatChunk>;
+    if (early && persona.id === use?.personaId && samePrompt(early.messages, messages)) {
+      ({ chunks, startedAt: modelStartedAt } = early);
+    } else {
+      early?.abort.abort();
+      modelStartedAt = performance.now();
+      chunks = runner.startModel(toModelUse(persona), messages, abort.signal);
+    }
+    const stored = await store.storeMessages(tx, caller, session.id, content, recalled);
+    return { session, persona, ...stored, chunks, modelStartedAt, recent: history };
   }
 }

@@ -89,6 +89,17 @@ class AnswerEvents {
 
 const now = () => new Date().toISOString();
 
+/** What the client is told of a model stream that failed (not cancelled). */
+const failureOf = (error: unknown): NonNullable<Streamed['failure']> => {
+  const retriable = error instanceof ChatModelError ? error.retriable : false;
+  if (!(error instanceof ChatModelError)) console.error('[sessions] generation failed', error);
+  return {
+    code: retriable ? 'UNAVAILABLE' : 'INTERNAL_SERVER_ERROR',
+    message: error instanceof ChatModelError ? error.message : 'the answer could not be generated',
+    retriable,
+  };
+};
+
 /**
  * Generates answers: starts the model stream, sends each token as a session event, and when the
  * stream ends stores and meters the answer (however it ended) and sends its terminal event.
@@ -226,15 +237,7 @@ export class GenerationRunner {
     } catch (error) {
       status = signal.aborted ? 'CANCELLED' : 'FAILED';
       finishReason = signal.aborted ? 'cancelled' : 'error';
-      if (!signal.aborted) {
-        const retriable = error instanceof ChatModelError ? error.retriable : false;
-        failure = {
-          code: retriable ? 'UNAVAILABLE' : 'INTERNAL_SERVER_ERROR',
-          message: error instanceof ChatModelError ? error.message : 'the answer could not be generated',
-          retriable,
-        };
-        if (!(error instanceof ChatModelError)) console.error('[sessions] generation failed', error);
-      }
+      if (!signal.aborted) failure = failureOf(error);
     } finally {
       clearTimeout(timeout);
       this.streaming.delete(sessionId);

@@ -27,7 +27,7 @@ export class OutboxRelay implements AsyncDisposable {
 
   /**
    * Writes one event in the caller's transaction. The one exception: sendMessage writes its
-   * `message.created` row inside its single write statement (SessionService, `sessions.send.write`),
+   * `message.created` row inside its single write statement (SessionStore.storeMessages, `sessions.send.write`),
    * to keep a statement off the first token's path; a change to the outbox's columns changes both.
    */
   async enqueue(

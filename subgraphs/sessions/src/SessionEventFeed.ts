@@ -25,6 +25,15 @@ export type SessionEventPayload =
 
 export type SessionEvent = { sequence: number; sessionId: string } & SessionEventPayload;
 
+/** Which of a session's events its subscribers have taken (SessionEventFeed.watchHandOver). */
+export interface HandOverWatch {
+  /** The highest sequence a subscriber has taken since the watch started (0: none). */
+  takenUpTo(): number;
+  /** Resolves once a subscriber has taken event `sequence`, or after `ms`. */
+  until(sequence: number, ms: number): Promise<void>;
+  stop(): void;
+}
+
 /** Stream key of a session's events in the StreamLog. */
 export const sessionStream = (sessionId: string) => `session:${sessionId}`;
 
@@ -78,19 +87,40 @@ export class SessionEventFeed {
     return this.watchers.get(sessionId) ?? 0;
   }
 
-  /** Calls `listener` with each event's sequence as a subscriber takes it, until the returned function is called. */
-  onHandOver(sessionId: string, listener: (sequence: number) => void): () => void {
+  /**
+   * Starts noting which of the session's events its subscribers have taken (AnswerFirst waits
+   * for its first token to be on its way); `stop()` ends it.
+   */
+  watchHandOver(sessionId: string): HandOverWatch {
+    let upTo = 0;
+    let wake: (() => void) | undefined;
+    const listener = (sequence: number) => {
+      upTo = Math.max(upTo, sequence);
+      wake?.();
+    };
     let listeners = this.handOver.get(sessionId);
     if (!listeners) {
       listeners = new Set();
       this.handOver.set(sessionId, listeners);
     }
     listeners.add(listener);
-    return () => {
-      const current = this.handOver.get(sessionId);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) this.handOver.delete(sessionId);
+    return {
+      takenUpTo: () => upTo,
+      until: (sequence, ms) =>
+        new Promise<void>((resolve) => {
+          const timeout = setTimeout(resolve, ms);
+          wake = () => {
+            if (upTo < sequence) return;
+            clearTimeout(timeout);
+            resolve();
+          };
+        }),
+      stop: () => {
+        const current = this.handOver.get(sessionId);
+        if (!current) return;
+        current.delete(listener);
+        if (current.size === 0) this.handOver.delete(sessionId);
+      },
     };
   }
 

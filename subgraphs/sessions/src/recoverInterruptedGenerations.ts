@@ -12,7 +12,7 @@ export interface GenerationRecoveryDeps {
   instanceId: string;
   /** Heartbeat period on a database server; a generator unseen for 3 of them is dead. */
   heartbeatMs: number;
-  /** The session event stream's key (SessionService's `sessionStream`). */
+  /** The session event stream's key (SessionEventFeed's `sessionStream`). */
   streamOf: (sessionId: string) => string;
 }
 

@@ -7,7 +7,7 @@ import { createTestDatabase } from '../../../tests/support/postgres';
 import { sessionsMigrations } from '../src/index';
 import { OutboxRelay } from '../src/OutboxRelay';
 import { recoverInterruptedGenerations } from '../src/recoverInterruptedGenerations';
-import { sessionStream } from '../src/SessionService';
+import { sessionStream } from '../src/SessionEventFeed';
 
 // The repair of answers left STREAMING (issue 14, item 12) on both database adapters, with the
 // rules of a database server shared by replicas: only answers whose generator missed its
