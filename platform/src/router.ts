@@ -11,18 +11,19 @@
  * server (SOMA_OPA_URL) or the Rego as wasm in this process, audited on Kafka
  * (SOMA_KAFKA_BROKERS) or as JSON lines on stderr.
  *
- * What this process cannot do that `npm start` does (docs/infrastructure.md, Distributed mode):
- * it holds no identity instance, so tokens whose key was revoked or whose user was disabled stay
- * valid until they expire (SOMA_ACCESS_TOKEN_TTL_SECONDS, default 15 min), and external issuers
- * that bind roles are refused (no role directory).
+ * With SOMA_DATABASE_URL (as `soma_app`, read only) it follows the revocations the identity
+ * process stores (a revoked key, a disabled user, a removed role refuse tokens already issued
+ * within about a second) and resolves the tenant roles external issuers bind. Without it, revoked
+ * tokens stay valid until they expire (SOMA_ACCESS_TOKEN_TTL_SECONDS, default 15 min) and
+ * external issuers that bind roles are refused (docs/infrastructure.md, Distributed mode).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { claimsFromAccessTokenPayload } from '@somaagent/identity';
+import { claimsFromAccessTokenPayload, RevocationFeed, SqlTenantRoleDirectory } from '@somaagent/identity';
 import { type AuditSink, createPolicyDecider, createWasmPolicyEvaluator } from '@somaagent/policy';
 import type { EventBus } from '@somaagent/ports';
-import { createRouter } from '@somaagent/router';
-import { connectKafka, connectRedis, opaPolicyEvaluator } from './config/engines';
+import { createRouter, withRoleDirectory } from '@somaagent/router';
+import { connectKafka, connectRedis, opaPolicyEvaluator, openPostgres } from './config/engines';
 import { readRouterConfig, subgraphUrlsOf } from './config/routerConfig';
 import {
   allowedOriginsOf,
@@ -46,6 +47,11 @@ const audit: AuditSink = kafka ?? {
 const policyEvaluator =
   opaPolicyEvaluator(env.SOMA_OPA_URL, env.SOMA_OPA_TIMEOUT_MS) ?? (await createWasmPolicyEvaluator());
 const identityJwks = subgraphUrls.identity!.replace(/\/graphql$/, '/.well-known/jwks.json');
+const db = env.SOMA_DATABASE_URL ? await openPostgres(env.SOMA_DATABASE_URL, undefined, 2) : undefined;
+// Kept as long as identity keeps them: the longest token lifetime plus clock tolerance.
+const revocations = db ? await RevocationFeed.start(db, env.SOMA_ACCESS_TOKEN_TTL_SECONDS + 60) : undefined;
+const roleDirectory = db ? new SqlTenantRoleDirectory(db) : undefined;
+const externalIssuers = externalIssuersOf(env.SOMA_OIDC_ISSUERS);
 
 const router = await createRouter({
   supergraphSdl: readFileSync(env.SOMA_SUPERGRAPH_PATH ?? defaultSupergraphPath, 'utf8'),
@@ -57,8 +63,11 @@ const router = await createRouter({
       jwksUrl: identityJwks,
       audience: env.SOMA_AUDIENCE,
       toClaims: claimsFromAccessTokenPayload,
+      ...(revocations ? { isRevoked: revocations.isRevoked } : {}),
     },
-    ...externalIssuersOf(env.SOMA_OIDC_ISSUERS),
+    ...(roleDirectory
+      ? externalIssuers.map((issuer) => withRoleDirectory(issuer, roleDirectory))
+      : externalIssuers),
   ],
   jwksUpstreamUrl: identityJwks,
   host: env.SOMA_HOST,
@@ -73,7 +82,7 @@ const router = await createRouter({
   ...(persistedDocuments ? { persistedDocuments } : {}),
 });
 console.log(
-  `router ready: ${router.url} (subscriptions ${router.wsUrl}; pid ${process.pid}; ${Object.keys(subgraphUrls).length} subgraphs; policy ${env.SOMA_OPA_URL ? `OPA server ${env.SOMA_OPA_URL}` : 'Rego as wasm, in-process'}; rate limits ${redisEngines ? 'Redis' : 'in memory'})`,
+  `router ready: ${router.url} (subscriptions ${router.wsUrl}; pid ${process.pid}; ${Object.keys(subgraphUrls).length} subgraphs; policy ${env.SOMA_OPA_URL ? `OPA server ${env.SOMA_OPA_URL}` : 'Rego as wasm, in-process'}; rate limits ${redisEngines ? 'Redis' : 'in memory'}; revocations ${revocations ? 'followed in PostgreSQL' : 'not followed (no SOMA_DATABASE_URL)'})`,
 );
 
 let stopping = false;
@@ -81,6 +90,8 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await router.close();
+  await revocations?.[Symbol.asyncDispose]();
+  await db?.[Symbol.asyncDispose]();
   await kafka?.[Symbol.asyncDispose]();
   await redisEngines?.rateLimiter[Symbol.asyncDispose]();
   await redisEngines?.streams[Symbol.asyncDispose]();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { platformModules } from '../modules';
-import { bool, jsonOf, kafkaEnv, opaEnv, redisEnv } from './engineEnv';
+import { bool, databaseEnv, jsonOf, kafkaEnv, opaEnv, redisEnv } from './engineEnv';
 import { OidcIssuers, RateLimits } from './platformConfig';
 import { readConfigOrExit } from './readConfig';
 
@@ -29,6 +29,14 @@ export const RouterEnv = z.object({
   /** `iss` of SomaAgent's own tokens (the identity process's SOMA_ISSUER); keys from its JWKS. */
   SOMA_ISSUER: z.string({ error: "required: the identity process's SOMA_ISSUER" }).min(1),
   SOMA_AUDIENCE: z.string().min(1).default('somaagent'),
+  /**
+   * The platform's PostgreSQL as `soma_app` (read only here): revocations stored by identity are
+   * followed (refused within ~1 s) and roles bound to external issuers are resolved. Unset:
+   * revoked tokens stay valid until they expire, and external issuers that bind roles are refused.
+   */
+  SOMA_DATABASE_URL: databaseEnv.SOMA_DATABASE_URL,
+  /** How long SomaAgent's own tokens live (the identity process's value): how long revocations are kept. */
+  SOMA_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
   ...subgraphUrls,
   /** @default schema/supergraph.graphql of this repository */
   SOMA_SUPERGRAPH_PATH: z.string().min(1).optional(),
