@@ -128,6 +128,8 @@ const created = await createModules({
   bridges,
   ports,
 });
+// Built now, not on the first run request: a journal worker resumes unfinished runs at start.
+if (created.some((c) => c.module.name === 'capsules')) await runtime.workflowEngine();
 const instance = created.find((c) => c.module === module)!.instance;
 const server = await serveSubgraph({
   name: instance.name,
