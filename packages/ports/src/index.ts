@@ -27,6 +27,7 @@ export {
   type PolicySubject,
 } from './PolicyEvaluator';
 export type * from './RateLimiter';
+export type * from './SignInAttemptStore';
 export type * from './SqlDatabase';
 export type * from './StreamLog';
 export type * from './TenantRoleDirectory';

@@ -26,7 +26,6 @@ export { RevocationFeed } from './RevocationList';
 export {
   DEFAULT_SIGN_IN_THROTTLE,
   InMemorySignInAttemptStore,
-  type SignInAttemptStore,
   SignInThrottle,
   type SignInThrottleOptions,
 } from './SignInThrottle';
