@@ -90,6 +90,7 @@ const platform = await startPlatform({
   ...(events ? { events } : {}),
   ...(rateLimiter ? { rateLimiter } : {}),
   ...(nonces ? { nonces } : {}),
+  ...(redisEngines ? { signInThrottle: { store: redisEngines.signInAttempts } } : {}),
   ...(persistedDocuments ? { persistedDocuments } : {}),
   ...(policy ? { policy } : {}),
   ...(temporal ? { workflowEngine: temporal.engine } : {}),

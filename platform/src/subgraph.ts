@@ -117,6 +117,8 @@ const created = await createModules({
       accessTokenTtlSeconds: env.SOMA_ACCESS_TOKEN_TTL_SECONDS,
       ...(env.SOMA_PLATFORM_ADMIN_KEY ? { platformAdminKey: env.SOMA_PLATFORM_ADMIN_KEY } : {}),
       signingKeySecret: env.SOMA_SIGNING_KEY_SECRET,
+      // Failed sign-ins counted by every identity replica together.
+      ...(redisEngines ? { signInThrottle: { store: redisEngines.signInAttempts } } : {}),
     },
     sessions: {
       models: chat.models,

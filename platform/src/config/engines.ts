@@ -23,16 +23,15 @@ export async function openPostgres(appUrl: string, ownerUrl?: string, appPoolMax
 
 /** One ioredis client and the Redis adapters built on it. */
 export async function connectRedis(url: string) {
-  const [{ Redis }, { RedisNonceStore, RedisRateLimiter, RedisStreamLog }] = await Promise.all([
-    import('ioredis'),
-    import('@somaagent/redis'),
-  ]);
+  const [{ Redis }, { RedisNonceStore, RedisRateLimiter, RedisSignInAttemptStore, RedisStreamLog }] =
+    await Promise.all([import('ioredis'), import('@somaagent/redis')]);
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
   return {
     redis,
     streams: new RedisStreamLog(redis),
     rateLimiter: new RedisRateLimiter(redis),
     nonces: new RedisNonceStore(redis),
+    signInAttempts: new RedisSignInAttemptStore(redis),
   };
 }
 
