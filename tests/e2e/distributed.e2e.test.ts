@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -385,4 +386,51 @@ outputs: { top: "{{steps.recall.output.items.0.text}}", text: "{{steps.draft.out
     expect(downloaded.status).toBe(200);
     expect(await downloaded.text()).toBe(`# ${output.top}`);
   }, 180_000);
+});
+
+/** Runs `npm run <args>` to its end: exit code and stderr. */
+function runToExit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      'npm',
+      ['run', '--silent', ...args],
+      { cwd: root, env, timeout: 60_000 },
+      (error, _stdout, stderr) =>
+        resolvePromise({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+    );
+  });
+}
+
+describe('a bad or missing variable stops a subgraph or router process, naming it', () => {
+  it('exits 2: an unknown module, identity without its issuer and sealing secret, a router missing a subgraph URL', async () => {
+    const base = { SOMA_DATABASE_URL: postgres.appUrl, SOMA_ROUTER_SECRET: routerSecret };
+    const [unknown, identity, router] = await Promise.all([
+      runToExit(['subgraph', '--', 'billing'], onlyEnv(base)),
+      runToExit(['subgraph', '--', 'identity'], onlyEnv(base)),
+      runToExit(
+        ['router'],
+        onlyEnv({
+          SOMA_ROUTER_SECRET: routerSecret,
+          SOMA_ISSUER: issuer,
+          ...Object.fromEntries(
+            platformModules
+              .filter((m) => m.name !== 'capsules')
+              .map((m) => [subgraphUrlVariable(m.name), 'http://127.0.0.1:1/graphql']),
+          ),
+        }),
+      ),
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      `usage: npm run subgraph -- <name>, one of: ${platformModules.map((m) => m.name).join(', ')} (not "billing")`,
+    );
+    expect(identity.code).toBe(2);
+    expect(identity.stderr).toContain('subgraph identity: invalid configuration');
+    expect(identity.stderr).toContain('SOMA_ISSUER: required for the identity subgraph');
+    expect(identity.stderr).toContain('SOMA_SIGNING_KEY_SECRET: required for the identity subgraph');
+    expect(router.code).toBe(2);
+    expect(router.stderr).toContain(
+      'router: invalid configuration\n  SOMA_SUBGRAPH_CAPSULES_URL: must be the URL',
+    );
+  }, 90_000);
 });
