@@ -7,7 +7,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type Engine,
   type EngineContext,
@@ -18,6 +18,7 @@ import {
   readState,
   START_MARKER,
   sleep,
+  TOOLS_DIR,
   writeEngineState,
 } from './engine';
 import { ENGINES, engineByName } from './engines/index';
@@ -50,10 +51,13 @@ export function resolveEngines(names: readonly string[]): Engine[] {
  * global setup): a directory created atomically, holding the owner's PID; a dead owner's lock is
  * taken over.
  */
-async function withLock<T>(work: () => Promise<T>): Promise<T> {
-  const lock = join(INFRA_DIR, 'lock');
-  mkdirSync(INFRA_DIR, { recursive: true });
-  const deadline = Date.now() + 10 * 60_000;
+async function withLock<T>(
+  work: () => Promise<T>,
+  lock = join(INFRA_DIR, 'lock'),
+  timeoutMs = 10 * 60_000,
+): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       mkdirSync(lock);
@@ -136,7 +140,13 @@ export async function up(engines: readonly Engine[], options: UpOptions = {}): P
       }
       if (!state) {
         try {
-          await engine.install(ctx);
+          // The tool cache is shared by every checkout on the machine (a clone running its tests
+          // beside this one): one installer per engine at a time, or one sees the other's half-done work.
+          await withLock(
+            () => engine.install(ctx),
+            join(TOOLS_DIR, `.install-${engine.name}.lock`),
+            60 * 60_000,
+          );
           appendFileSync(
             ctx.logPath,
             `\n${START_MARKER} ${engine.name} at ${new Date().toISOString()} ===\n`,
