@@ -30,7 +30,7 @@ import {
   openObjectStorage,
   openPostgres,
 } from './config/engines';
-import { openChatModels, openEmbedder } from './config/models';
+import { type ChatModels, openChatModels, openEmbedder } from './config/models';
 import { splitRateLimits } from './config/routerSettings';
 import { readSubgraphConfig } from './config/subgraphConfig';
 import { createCapsuleRunActivities } from './createCapsuleRunActivities';
@@ -66,7 +66,12 @@ const policy = createPolicyDecider({
   audit: events,
   failOpen: env.SOMA_POLICY_FAIL_OPEN,
 });
-const chat = openChatModels(env, dataDir);
+// Built for the modules that use them (sessions; capsule model-call steps on the journal engine).
+let chat: ChatModels | undefined;
+const chatModels = () => {
+  chat ??= openChatModels(env, dataDir);
+  return chat;
+};
 const temporal = env.SOMA_TEMPORAL_ADDRESS
   ? await connectTemporal(
       env.SOMA_TEMPORAL_ADDRESS,
@@ -99,7 +104,7 @@ const runtime: ModuleRuntime = {
       if (env.SOMA_DATABASE_OWNER_URL) await db.migrate(workflowsMigrations);
       engine = new JournalWorkflowEngine(db, {
         workflows: { capsuleRun: capsuleRunWorkflow },
-        activities: createCapsuleRunActivities(runtime, ports, chat.capsuleModel),
+        activities: createCapsuleRunActivities(runtime, ports, chatModels().capsuleModel),
       }).startWorker();
     }
     return engine;
@@ -120,11 +125,14 @@ const created = await createModules({
       // Failed sign-ins counted by every identity replica together.
       ...(redisEngines ? { signInThrottle: { store: redisEngines.signInAttempts } } : {}),
     },
-    sessions: {
-      models: chat.models,
-      ...(env.SOMA_MODEL_PRICES ? { prices: env.SOMA_MODEL_PRICES } : {}),
-      limits: generations,
-      ...(redisEngines ? { rateLimiter: redisEngines.rateLimiter } : {}),
+    // A getter: read only when this process creates the sessions module.
+    get sessions() {
+      return {
+        models: chatModels().models,
+        ...(env.SOMA_MODEL_PRICES ? { prices: env.SOMA_MODEL_PRICES } : {}),
+        limits: generations,
+        ...(redisEngines ? { rateLimiter: redisEngines.rateLimiter } : {}),
+      };
     },
   },
   bridges,
@@ -158,7 +166,7 @@ const stop = async () => {
   if (engine) await engine[Symbol.asyncDispose]();
   await disposeModules(created);
   await temporal?.close();
-  await chat[Symbol.asyncDispose]();
+  await chat?.[Symbol.asyncDispose]();
   await embedder?.[Symbol.asyncDispose]();
   await objectStorage[Symbol.asyncDispose]();
   await events[Symbol.asyncDispose]();
