@@ -83,7 +83,7 @@ class AnswerEvents {
     this.last = floor;
   }
   async emit(payload: SessionEventPayload): Promise<void> {
-    this.last = await this.feed.append(this.sessionId, payload, this.floor);
+    this.last = (await this.feed.append(this.sessionId, payload, this.floor)).sequence;
   }
 }
 

@@ -52,9 +52,9 @@ export class SessionEventFeed {
     private readonly generations: Generations,
   ) {}
 
-  /** Appends above `floor` (the session's stored last sequence); resolves to the event's sequence. */
-  async append(sessionId: string, payload: SessionEventPayload, floor: number): Promise<number> {
-    return (await this.streams.append(sessionStream(sessionId), payload, { floor })).sequence;
+  /** Appends above `floor` (the session's stored last sequence). */
+  append(sessionId: string, payload: SessionEventPayload, floor: number): Promise<{ sequence: number }> {
+    return this.streams.append(sessionStream(sessionId), payload, { floor });
   }
 
   lastSequence(sessionId: string): Promise<number> {
