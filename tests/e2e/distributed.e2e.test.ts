@@ -138,12 +138,14 @@ beforeAll(async () => {
         SOMA_PORT: String(port),
         SOMA_ROUTER_SECRET: routerSecret,
         SOMA_ISSUER: issuer,
+        // Read only: the router follows the revocations identity stores.
+        SOMA_DATABASE_URL: engines.SOMA_DATABASE_URL,
         SOMA_REDIS_URL: redis.url,
         SOMA_KAFKA_BROKERS: kafka.brokers.join(','),
         SOMA_OPA_URL: opa.url,
         ...subgraphUrls,
       }),
-      readyLine: /router ready: /,
+      readyLine: /router ready: .*revocations followed in PostgreSQL/,
       timeoutMs: 120_000,
     },
   ]);
@@ -234,7 +236,7 @@ describe('distributed mode: router, every subgraph and the Temporal worker as pr
   let adminToken: string;
   let memoryId: string;
 
-  it('runs the README quickstart through the router: platform key → tenant → user → sign in', async () => {
+  it('runs the README quickstart through the router: platform key → tenant → user → sign in → API key, revoked', async () => {
     const platform = await must('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
       s: platformAdminKey,
     });
@@ -272,6 +274,31 @@ describe('distributed mode: router, every subgraph and the Temporal worker as pr
       roles: ['member'],
       tenant: { id: created.createTenant.tenant.id },
     });
+    const key = await must(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }',
+      { i: { name: 'reader', capabilities: ['identity:users:read'] } },
+      adminToken,
+    );
+    const keyToken = (
+      await must('mutation($s: String!) { exchangeApiKey(secret: $s) { accessToken } }', {
+        s: key.createApiKey.secret,
+      })
+    ).exchangeApiKey.accessToken;
+    expect((await must('{ viewer { capabilities } }', {}, keyToken)).viewer.capabilities).toEqual([
+      'identity:users:read',
+    ]);
+    // Revoked in the identity process, refused by the router process (it follows the stored revocations).
+    await must(
+      'mutation($id: ID!) { revokeApiKey(id: $id) { id } }',
+      { id: key.createApiKey.apiKey.id },
+      adminToken,
+    );
+    let code: string | undefined;
+    for (let i = 0; i < 50 && code !== 'UNAUTHENTICATED'; i++) {
+      code = (await gql(url, '{ viewer { subject } }', {}, keyToken)).code;
+      if (code !== 'UNAUTHENTICATED') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(code).toBe('UNAUTHENTICATED');
   });
 
   it('streams a chat answer over graphql-ws that recalls a memory stored through the memory process', async () => {
