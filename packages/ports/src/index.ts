@@ -1,3 +1,4 @@
+export * from './BudgetGuard';
 export {
   type CapsuleMarkedStepStatus,
   type CapsuleRunContext,
