@@ -301,6 +301,41 @@ describe('distributed mode: router, every subgraph and the Temporal worker as pr
     expect(code).toBe('UNAUTHENTICATED');
   });
 
+  it('streams identity events over graphql-ws from the identity process, through Kafka', async () => {
+    type IdentityEvent = { type: string; subjectId: string };
+    const created = new Set<string>();
+    const failures: string[] = [];
+    const events = collect<IdentityEvent>(
+      wsClient(adminToken),
+      'subscription { identityEvents { type subjectId } }',
+      {},
+      (event) => event.type === 'USER_CREATED' && created.has(event.subjectId),
+    );
+    // The Kafka consumer joins its group a few seconds after the subscription opens (nothing says
+    // when): create a user a second until one of them is seen.
+    const timer = setInterval(() => {
+      void must(
+        'mutation($i: CreateUserInput!) { createUser(input: $i) { id } }',
+        { i: { email: `u-${randomUUID()}@dist-acme.test`, displayName: 'U', password: 'twelve chars!!' } },
+        adminToken,
+      )
+        .then((r) => created.add(r.createUser.id))
+        .catch((error: Error) => failures.push(error.message));
+    }, 1_000);
+    try {
+      const received = await Promise.race([
+        events,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('no identity event in 45 s')), 45_000),
+        ),
+      ]);
+      expect(received.at(-1)!.type).toBe('USER_CREATED');
+      expect(failures).toEqual([]);
+    } finally {
+      clearInterval(timer);
+    }
+  }, 60_000);
+
   it('streams a chat answer over graphql-ws that recalls a memory stored through the memory process', async () => {
     for (const text of [
       'Coffee in the office kitchen is free on Fridays.',
