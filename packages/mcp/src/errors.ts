@@ -1,0 +1,218 @@
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { SomaError } from '@somaagent/errors';
+
+/**
+ * Stable codes of the MCP client's errors. Callers (the tools subgraph, the agent loop) switch on
+ * these; never rename one, only add.
+ */
+export const McpErrorCode = {
+  /** The server could not be reached or started (spawn failed, connection refused, exited during the handshake). */
+  SERVER_UNAVAILABLE: 'ERR_MCP_SERVER_UNAVAILABLE',
+  /** The connection was lost while a request was in flight (the server crashed or closed it). */
+  CONNECTION_LOST: 'ERR_MCP_CONNECTION_LOST',
+  /** The server answered with a JSON-RPC error, or with something the protocol does not allow. */
+  PROTOCOL: 'ERR_MCP_PROTOCOL',
+  /** The server did not answer within the request's timeout. */
+  TIMEOUT: 'ERR_MCP_TIMEOUT',
+  /** The caller's AbortSignal fired; the request was cancelled (a `notifications/cancelled` was sent). */
+  ABORTED: 'ERR_MCP_ABORTED',
+  /** A request was made before `connect()`, after `close()`, or after the connection was lost. */
+  NOT_CONNECTED: 'ERR_MCP_NOT_CONNECTED',
+} as const;
+export type McpErrorCode = (typeof McpErrorCode)[keyof typeof McpErrorCode];
+
+/** Base class of every error the MCP client throws; `code` is stable, `cause` keeps the SDK's error. */
+export class McpError extends Error {
+  readonly code: McpErrorCode;
+  /** The MCP method the failure happened in (`initialize`, `tools/call`, ...), when known. */
+  readonly method: string | undefined;
+  constructor(code: McpErrorCode, message: string, options: { method?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.method = options.method;
+  }
+}
+
+export class McpServerUnavailableError extends McpError {
+  constructor(message: string, options: { method?: string; cause?: unknown } = {}) {
+    super(McpErrorCode.SERVER_UNAVAILABLE, message, options);
+  }
+}
+
+export class McpConnectionLostError extends McpError {
+  constructor(message: string, options: { method?: string; cause?: unknown } = {}) {
+    super(McpErrorCode.CONNECTION_LOST, message, options);
+  }
+}
+
+/**
+ * - `SERVER_ERROR`: the server answered with a JSON-RPC error (`rpcCode` says which).
+ * - `OUTPUT_SCHEMA_MISMATCH`: a tool's `structuredContent` is missing or does not match its `outputSchema`.
+ * - `INVALID_RESPONSE`: the answer is not what the protocol allows (or negotiation found no common revision).
+ */
+export type McpProtocolErrorReason = 'SERVER_ERROR' | 'OUTPUT_SCHEMA_MISMATCH' | 'INVALID_RESPONSE';
+
+export class McpProtocolError extends McpError {
+  readonly reason: McpProtocolErrorReason;
+  /** The JSON-RPC error code the server sent (`-32602` invalid params, `-32601` method not found, ...), if it sent one. */
+  readonly rpcCode: number | undefined;
+  constructor(
+    message: string,
+    options: { method?: string; cause?: unknown; rpcCode?: number; reason?: McpProtocolErrorReason } = {},
+  ) {
+    super(McpErrorCode.PROTOCOL, message, options);
+    this.reason = options.reason ?? (options.rpcCode === undefined ? 'INVALID_RESPONSE' : 'SERVER_ERROR');
+    this.rpcCode = options.rpcCode;
+  }
+}
+
+export class McpTimeoutError extends McpError {
+  readonly timeoutMs: number | undefined;
+  constructor(message: string, options: { method?: string; cause?: unknown; timeoutMs?: number } = {}) {
+    super(McpErrorCode.TIMEOUT, message, options);
+    this.timeoutMs = options.timeoutMs;
+  }
+}
+
+export class McpAbortedError extends McpError {
+  constructor(message: string, options: { method?: string; cause?: unknown } = {}) {
+    super(McpErrorCode.ABORTED, message, options);
+  }
+}
+
+export class McpNotConnectedError extends McpError {
+  constructor(message: string, options: { method?: string; cause?: unknown } = {}) {
+    super(McpErrorCode.NOT_CONNECTED, message, options);
+  }
+}
+
+export const isMcpError = (value: unknown): value is McpError => value instanceof McpError;
+
+/** JSON-RPC codes the spec gives to "the caller sent something wrong" (unknown tool, bad arguments). */
+const CALLER_RPC_CODES = new Set([-32602, -32601]);
+
+/**
+ * The GraphQL error for an MCP failure, for the graph's `extensions.code`: a server that is down,
+ * lost or slow (or a call the caller cancelled) is UNAVAILABLE; a request the server rejected as invalid (unknown tool, invalid
+ * arguments) is BAD_USER_INPUT; anything else stays an internal error. `mcpCode` carries the
+ * client's own code.
+ */
+export function toSomaError(error: McpError, serverName?: string): SomaError {
+  const details = { mcpCode: error.code, ...(serverName ? { server: serverName } : {}) };
+  switch (error.code) {
+    case McpErrorCode.SERVER_UNAVAILABLE:
+    case McpErrorCode.CONNECTION_LOST:
+    case McpErrorCode.TIMEOUT:
+    case McpErrorCode.NOT_CONNECTED:
+    // The platform has no "cancelled" code; the caller who aborted knows why, `mcpCode` tells others.
+    case McpErrorCode.ABORTED:
+      return new SomaError('UNAVAILABLE', error.message, details);
+    case McpErrorCode.PROTOCOL: {
+      const { rpcCode, reason } = error as McpProtocolError;
+      if (reason === 'SERVER_ERROR' && rpcCode !== undefined && CALLER_RPC_CODES.has(rpcCode))
+        return new SomaError('BAD_USER_INPUT', error.message, { ...details, reason, rpcCode });
+      return new SomaError('INTERNAL_SERVER_ERROR', error.message, { ...details, reason, rpcCode });
+    }
+  }
+}
+
+/** Connection-level failures of Node's networking and of `fetch` (`TypeError: fetch failed` wraps one of these). */
+const NETWORK_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENOENT',
+  'EACCES',
+  'EPIPE',
+]);
+
+function networkErrno(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_ERRNOS.has(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export interface ClassifyContext {
+  method: string;
+  /** True while connecting: a connection that closes now means the server never came up. */
+  connecting: boolean;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  serverLabel: string;
+}
+
+/** Maps whatever the SDK, the transport or the network threw to one of our stable error classes. */
+export function classifyError(error: unknown, context: ClassifyContext): McpError {
+  if (error instanceof McpError) return error;
+  const { method, serverLabel } = context;
+  const options = { method, cause: error };
+  if (context.signal?.aborted)
+    return new McpAbortedError(`${method} to MCP server ${serverLabel} was cancelled by the caller`, options);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (error instanceof SdkError) {
+    switch (error.code) {
+      case SdkErrorCode.RequestTimeout:
+        return new McpTimeoutError(
+          `MCP server ${serverLabel} did not answer ${method} within ${context.timeoutMs ?? '?'} ms; retry later or raise the timeout`,
+          { ...options, timeoutMs: context.timeoutMs },
+        );
+      case SdkErrorCode.ConnectionClosed:
+      case SdkErrorCode.SendFailed:
+      case SdkErrorCode.NotConnected:
+        return context.connecting
+          ? new McpServerUnavailableError(
+              `MCP server ${serverLabel} closed the connection during ${method}: ${detail}`,
+              options,
+            )
+          : new McpConnectionLostError(
+              `the connection to MCP server ${serverLabel} was lost during ${method} (the server exited or closed it); reconnect and retry`,
+              options,
+            );
+      default:
+        if (context.connecting && networkErrno(error))
+          return new McpServerUnavailableError(
+            `MCP server ${serverLabel} is unreachable: ${detail}`,
+            options,
+          );
+        return new McpProtocolError(
+          `MCP server ${serverLabel} broke the protocol in ${method}: ${detail}`,
+          options,
+        );
+    }
+  }
+  // The SDK raises these two itself, as ProtocolErrors, after checking a tool's result locally.
+  if (error instanceof ProtocolError && /output schema/i.test(detail))
+    return new McpProtocolError(`MCP server ${serverLabel} answered ${method} with ${detail}`, {
+      ...options,
+      reason: 'OUTPUT_SCHEMA_MISMATCH',
+    });
+  if (error instanceof ProtocolError)
+    return new McpProtocolError(`MCP server ${serverLabel} rejected ${method}: ${detail}`, {
+      ...options,
+      rpcCode: error.code,
+    });
+  const errno = networkErrno(error);
+  if (errno || (error instanceof TypeError && /fetch failed/i.test(detail)))
+    return context.connecting
+      ? new McpServerUnavailableError(
+          `MCP server ${serverLabel} is unreachable (${errno ?? detail}); check that it is running`,
+          options,
+        )
+      : new McpConnectionLostError(
+          `the connection to MCP server ${serverLabel} was lost during ${method} (${errno ?? detail}); reconnect and retry`,
+          options,
+        );
+  // HTTP status errors from the Streamable HTTP transport (e.g. 404 on a wrong path, 502 from a proxy).
+  const status = (error as { status?: unknown; code?: unknown }).status ?? (error as { code?: unknown }).code;
+  if (typeof status === 'number' && status >= 400 && status < 600 && context.connecting)
+    return new McpServerUnavailableError(
+      `MCP server ${serverLabel} answered HTTP ${status} to ${method}: ${detail}`,
+      options,
+    );
+  return new McpProtocolError(`MCP server ${serverLabel} failed ${method}: ${detail}`, options);
+}

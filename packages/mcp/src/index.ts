@@ -1,0 +1,31 @@
+export {
+  isMcpError,
+  McpAbortedError,
+  McpConnectionLostError,
+  McpError,
+  McpErrorCode,
+  McpNotConnectedError,
+  McpProtocolError,
+  type McpProtocolErrorReason,
+  McpServerUnavailableError,
+  McpTimeoutError,
+  toSomaError,
+} from './errors';
+export {
+  MCP_PROTOCOL_REVISIONS,
+  type McpCallToolOptions,
+  McpClient,
+  type McpClientOptions,
+  type McpPage,
+  type McpPrompt,
+  type McpPromptResult,
+  type McpProtocolChoice,
+  type McpRequestOptions,
+  type McpResource,
+  type McpResourceContents,
+  type McpResourceTemplate,
+  type McpServerInfo,
+  type McpTool,
+  type McpToolResult,
+} from './McpClient';
+export type { HttpTransportConfig, McpTransportConfig, StdioTransportConfig } from './transports';
