@@ -8,6 +8,8 @@ import {
   type Resource,
   type ResourceTemplateType,
   type ResultTypeMap,
+  SdkError,
+  SdkErrorCode,
   type ServerCapabilities,
   type Tool,
   type VersionNegotiationOptions,
@@ -116,6 +118,8 @@ export class McpClient implements AsyncDisposable {
   #opened: OpenedTransport | undefined;
   #info: McpServerInfo | undefined;
   #tools = new Map<string, McpTool>();
+  /** Rejects when the current connection is lost; raced against every request. */
+  #lost: Promise<never> | undefined;
 
   constructor(options: McpClientOptions) {
     this.#options = options;
@@ -153,8 +157,26 @@ export class McpClient implements AsyncDisposable {
     const opened = openTransport(this.#options.transport);
     this.#sdk = sdk;
     this.#opened = opened;
-    sdk.onclose = () => {
-      if (this.#sdk === sdk && this.#state === 'connected') this.#state = 'lost';
+    let markLost!: (cause: Error) => void;
+    const lost = new Promise<never>((_, reject) => {
+      markLost = reject;
+    });
+    lost.catch(() => {});
+    this.#lost = lost;
+    const loseConnection = (cause: Error) => {
+      if (this.#sdk !== sdk) return;
+      if (this.#state === 'connected') this.#state = 'lost';
+      markLost(cause);
+    };
+    sdk.onclose = () => loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, 'the connection closed'));
+    sdk.onerror = (error) => {
+      // Streamable HTTP: when the server dies, the SDK keeps resuming the response stream and
+      // leaves the pending request to its timeout. Once its resumption attempts are used up, the
+      // stream carrying our answer is gone for good: fail the calls now, as stdio does.
+      if (/Maximum reconnection attempts/i.test(error.message)) {
+        loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, error.message));
+        void sdk.close().catch(() => {});
+      }
     };
     const timeoutMs = this.#options.connectTimeoutMs ?? 15_000;
     try {
@@ -325,9 +347,10 @@ export class McpClient implements AsyncDisposable {
       });
     }
     const timeout = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
-    options.signal?.throwIfAborted?.call(options.signal);
     try {
-      return await run(sdk, { ...(options.signal ? { signal: options.signal } : {}), timeout });
+      if (options.signal?.aborted) throw options.signal.reason;
+      const call = run(sdk, { ...(options.signal ? { signal: options.signal } : {}), timeout });
+      return await (this.#lost ? Promise.race([call, this.#lost]) : call);
     } catch (error) {
       throw this.#classify(error, method, false, options.signal, timeout);
     }
@@ -353,6 +376,7 @@ export class McpClient implements AsyncDisposable {
   async #teardown(): Promise<void> {
     const sdk = this.#sdk;
     this.#sdk = undefined;
+    this.#lost = undefined;
     this.#info = undefined;
     this.#tools.clear();
     if (sdk) await sdk.close().catch(() => {});
