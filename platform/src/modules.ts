@@ -1,3 +1,4 @@
+import { billingModule } from '@somaagent/billing';
 import { capsulesModule } from '@somaagent/capsules';
 import { identityModule } from '@somaagent/identity';
 import { memoryModule } from '@somaagent/memory';
@@ -16,6 +17,7 @@ export const platformModules = [
   sessionsModule,
   policyModule,
   capsulesModule,
+  billingModule,
 ] as const;
 
 export type PlatformModule = (typeof platformModules)[number];

@@ -1,3 +1,4 @@
+import type { BudgetGuard } from './BudgetGuard';
 import type { CapsuleRunStore } from './CapsuleRunStore';
 import type { ContextRetriever } from './ContextRetriever';
 
@@ -14,6 +15,8 @@ export interface CrossDomainPorts {
   capsuleRecall: ContextRetriever;
   /** Run-state writes of capsule runs (the capsules domain's tables), for the run workers' activities. */
   capsuleRunStore: CapsuleRunStore;
+  /** Holds against every budget that applies to a billable call, settled with its actual cost (the billing domain's ledger). */
+  budgetGuard: BudgetGuard;
 }
 
 export type CrossDomainPortName = keyof CrossDomainPorts;

@@ -1,7 +1,9 @@
+import { billingModule } from '@somaagent/billing';
 import { capsulesModule } from '@somaagent/capsules';
 import { memoryModule } from '@somaagent/memory';
 import type { CrossDomainPortName, CrossDomainPorts } from '@somaagent/ports';
 import type { ModuleInstance, SubgraphInstance, SubgraphModule } from '@somaagent/subgraph-server';
+import { billingBudgetGuard } from './BillingBudgetGuard';
 import { capsulesRunStore } from './CapsulesRunStore';
 import { MemoryCapsuleRecallRetriever } from './MemoryCapsuleRecallRetriever';
 import { MemorySessionContextRetriever } from './MemorySessionContextRetriever';
@@ -29,6 +31,7 @@ export const bridges: { [K in CrossDomainPortName]: Bridge<K> } = {
   sessionContext: bridge(memoryModule, (memory) => new MemorySessionContextRetriever(memory.service)),
   capsuleRecall: bridge(memoryModule, (memory) => new MemoryCapsuleRecallRetriever(memory.service)),
   capsuleRunStore: bridge(capsulesModule, capsulesRunStore),
+  budgetGuard: bridge(billingModule, billingBudgetGuard),
 };
 
-export { capsulesRunStore, MemoryCapsuleRecallRetriever, MemorySessionContextRetriever };
+export { billingBudgetGuard, capsulesRunStore, MemoryCapsuleRecallRetriever, MemorySessionContextRetriever };
