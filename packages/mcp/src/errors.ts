@@ -49,9 +49,14 @@ export class McpConnectionLostError extends McpError {
 /**
  * - `SERVER_ERROR`: the server answered with a JSON-RPC error (`rpcCode` says which).
  * - `OUTPUT_SCHEMA_MISMATCH`: a tool's `structuredContent` is missing or does not match its `outputSchema`.
- * - `INVALID_RESPONSE`: the answer is not what the protocol allows (or negotiation found no common revision).
+ * - `INVALID_RESPONSE`: the answer is not what the protocol allows.
+ * - `NO_COMMON_REVISION`: the server does not speak the revision the client was pinned to.
  */
-export type McpProtocolErrorReason = 'SERVER_ERROR' | 'OUTPUT_SCHEMA_MISMATCH' | 'INVALID_RESPONSE';
+export type McpProtocolErrorReason =
+  | 'SERVER_ERROR'
+  | 'OUTPUT_SCHEMA_MISMATCH'
+  | 'INVALID_RESPONSE'
+  | 'NO_COMMON_REVISION';
 
 export class McpProtocolError extends McpError {
   readonly reason: McpProtocolErrorReason;
@@ -128,11 +133,17 @@ const NETWORK_ERRNOS = new Set([
   'EPIPE',
 ]);
 
-function networkErrno(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+/** The errno (or `fetch failed`) of a network failure anywhere in the cause chain, if it is one. */
+function networkFailure(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_ERRNOS.has(code)) return code;
-    current = (current as { cause?: unknown }).cause;
+    if (current instanceof TypeError && /fetch failed/i.test(current.message)) {
+      const inner = (current as { cause?: { code?: unknown; message?: unknown } }).cause;
+      return typeof inner?.code === 'string' ? inner.code : String(inner?.message ?? 'fetch failed');
+    }
+    current =
+      (current as { cause?: unknown }).cause ?? (current as { data?: { cause?: unknown } }).data?.cause;
   }
   return undefined;
 }
@@ -154,6 +165,16 @@ export function classifyError(error: unknown, context: ClassifyContext): McpErro
   if (context.signal?.aborted)
     return new McpAbortedError(`${method} to MCP server ${serverLabel} was cancelled by the caller`, options);
   const detail = error instanceof Error ? error.message : String(error);
+  const lost = (why: string) =>
+    context.connecting
+      ? new McpServerUnavailableError(
+          `MCP server ${serverLabel} is unreachable or exited during ${method} (${why}); check that it runs`,
+          options,
+        )
+      : new McpConnectionLostError(
+          `the connection to MCP server ${serverLabel} was lost during ${method} (${why}); reconnect and retry`,
+          options,
+        );
   if (error instanceof SdkError) {
     switch (error.code) {
       case SdkErrorCode.RequestTimeout:
@@ -164,28 +185,18 @@ export function classifyError(error: unknown, context: ClassifyContext): McpErro
       case SdkErrorCode.ConnectionClosed:
       case SdkErrorCode.SendFailed:
       case SdkErrorCode.NotConnected:
-        return context.connecting
-          ? new McpServerUnavailableError(
-              `MCP server ${serverLabel} closed the connection during ${method}: ${detail}`,
-              options,
-            )
-          : new McpConnectionLostError(
-              `the connection to MCP server ${serverLabel} was lost during ${method} (the server exited or closed it); reconnect and retry`,
-              options,
-            );
-      default:
-        if (context.connecting && networkErrno(error))
-          return new McpServerUnavailableError(
-            `MCP server ${serverLabel} is unreachable: ${detail}`,
-            options,
+        return lost(networkFailure(error) ?? 'the server exited or closed the connection');
+      case SdkErrorCode.EraNegotiationFailed:
+        if (!networkFailure(error))
+          return new McpProtocolError(
+            `MCP server ${serverLabel} does not support the protocol revision asked for (${detail}); connect with protocol 'auto' to accept 2025-11-25`,
+            { ...options, reason: 'NO_COMMON_REVISION' },
           );
-        return new McpProtocolError(
-          `MCP server ${serverLabel} broke the protocol in ${method}: ${detail}`,
-          options,
-        );
     }
   }
-  // The SDK raises these two itself, as ProtocolErrors, after checking a tool's result locally.
+  const network = networkFailure(error);
+  if (network) return lost(network);
+  // The SDK raises this one itself, as a ProtocolError, after checking a tool's result locally.
   if (error instanceof ProtocolError && /output schema/i.test(detail))
     return new McpProtocolError(`MCP server ${serverLabel} answered ${method} with ${detail}`, {
       ...options,
@@ -196,23 +207,15 @@ export function classifyError(error: unknown, context: ClassifyContext): McpErro
       ...options,
       rpcCode: error.code,
     });
-  const errno = networkErrno(error);
-  if (errno || (error instanceof TypeError && /fetch failed/i.test(detail)))
-    return context.connecting
-      ? new McpServerUnavailableError(
-          `MCP server ${serverLabel} is unreachable (${errno ?? detail}); check that it is running`,
-          options,
-        )
-      : new McpConnectionLostError(
-          `the connection to MCP server ${serverLabel} was lost during ${method} (${errno ?? detail}); reconnect and retry`,
-          options,
-        );
-  // HTTP status errors from the Streamable HTTP transport (e.g. 404 on a wrong path, 502 from a proxy).
-  const status = (error as { status?: unknown; code?: unknown }).status ?? (error as { code?: unknown }).code;
-  if (typeof status === 'number' && status >= 400 && status < 600 && context.connecting)
+  // HTTP status errors of the Streamable HTTP transport while connecting (404 on a wrong path, 502 from a proxy).
+  const status = (error as { status?: unknown }).status ?? (error as { code?: unknown }).code;
+  if (context.connecting && typeof status === 'number' && status >= 400 && status < 600)
     return new McpServerUnavailableError(
       `MCP server ${serverLabel} answered HTTP ${status} to ${method}: ${detail}`,
       options,
     );
-  return new McpProtocolError(`MCP server ${serverLabel} failed ${method}: ${detail}`, options);
+  return new McpProtocolError(
+    `MCP server ${serverLabel} broke the protocol in ${method}: ${detail}`,
+    options,
+  );
 }
