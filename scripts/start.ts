@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  allowedOriginsOf,
+  commaSeparated,
   connectKafka,
   connectRedis,
   connectTemporal,
@@ -104,7 +104,8 @@ const platform = await startPlatform({
   signingKeySecret,
   introspection: env.SOMA_INTROSPECTION,
   subgraphTransport: env.SOMA_SUBGRAPH_TRANSPORT,
-  allowedOrigins: allowedOriginsOf(env.SOMA_ALLOWED_ORIGINS),
+  allowedOrigins: commaSeparated(env.SOMA_ALLOWED_ORIGINS),
+  trustedProxies: commaSeparated(env.SOMA_TRUSTED_PROXIES),
   models: chat.models,
   artifactsDir,
   // Capsule model-call steps use the same engine personas default to.

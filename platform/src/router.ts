@@ -26,7 +26,7 @@ import { createRouter, withRoleDirectory } from '@somaagent/router';
 import { connectKafka, connectRedis, opaPolicyEvaluator, openPostgres } from './config/engines';
 import { readRouterConfig, subgraphUrlsOf } from './config/routerConfig';
 import {
-  allowedOriginsOf,
+  commaSeparated,
   externalIssuersOf,
   persistedDocumentsOrExit,
   splitRateLimits,
@@ -73,7 +73,8 @@ const router = await createRouter({
   host: env.SOMA_HOST,
   port: env.SOMA_PORT,
   introspection: env.SOMA_INTROSPECTION,
-  allowedOrigins: allowedOriginsOf(env.SOMA_ALLOWED_ORIGINS),
+  allowedOrigins: commaSeparated(env.SOMA_ALLOWED_ORIGINS),
+  trustedProxies: commaSeparated(env.SOMA_TRUSTED_PROXIES),
   limits: splitRateLimits(env.SOMA_RATE_LIMITS).router,
   policy: {
     decider: createPolicyDecider({ evaluator: policyEvaluator, audit, failOpen: env.SOMA_POLICY_FAIL_OPEN }),

@@ -68,6 +68,8 @@ export interface PlatformOptions {
   signInThrottle?: IdentityDeps['signInThrottle'];
   /** @default true */ introspection?: boolean;
   /** @default [] */ allowedOrigins?: string[];
+  /** Reverse proxies whose X-Forwarded-For names the client (RouterOptions.trustedProxies). @default [] */
+  trustedProxies?: string[];
   /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
   externalIssuers?: TrustedIssuer[];
   limits?: Partial<RouterLimits>;
@@ -287,6 +289,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     port: options.port ?? 0,
     introspection: options.introspection ?? true,
     allowedOrigins: options.allowedOrigins ?? [],
+    trustedProxies: options.trustedProxies ?? [],
     limits: options.limits ?? {},
     policy: { decider: policy },
     ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),

@@ -17,6 +17,7 @@ import { type SomaRouterContext, useTokenVerification } from './plugins/useToken
 import { createRequestBudgets, type RequestBudgets } from './rateLimits/createRequestBudgets';
 import { createSocketQuotas } from './rateLimits/createSocketQuotas';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rateLimits/RateLimitSettings';
+import { type ClientAddresses, createClientAddresses } from './server/clientAddress';
 import { createRequestListener } from './server/createRequestListener';
 import { createSocketServer } from './server/createSocketServer';
 import { limitConnectionsPerIp } from './server/limitConnectionsPerIp';
@@ -95,6 +96,14 @@ export interface RouterOptions {
    * @default []
    */
   allowedOrigins?: string[];
+  /**
+   * Addresses or CIDR blocks of the reverse proxies / load balancers in front of the router. A
+   * request whose TCP peer is one of them is from the client X-Forwarded-For names (the first
+   * untrusted hop from the right); per-IP budgets, sign-in throttling and audit see that client.
+   * Anyone else's X-Forwarded-For is ignored. Trusted proxies are not under the per-IP
+   * connection cap. @default [] (the TCP peer is the client)
+   */
+  trustedProxies?: string[];
   limits?: Partial<RouterLimits>;
   /**
    * Where quota and rate-limit counters live. Replicas behind one load balancer must share one
@@ -151,7 +160,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   const originAllowed = (origin: string | undefined) =>
     !origin || origin === selfOrigin || allowedOrigins.has(origin);
 
-  const gateway = createGateway(options, limits, { verifier, budgets, originAllowed });
+  const clients = createClientAddresses(options.trustedProxies);
+  const gateway = createGateway(options, limits, { verifier, budgets, originAllowed, clients });
   const http = createServer(
     createRequestListener({
       gateway,
@@ -160,7 +170,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
       selfOrigin: () => selfOrigin,
     }),
   );
-  limitConnectionsPerIp(http, limits.maxConnectionsPerIp);
+  limitConnectionsPerIp(http, limits.maxConnectionsPerIp, clients);
   const sockets = createSocketServer({
     http,
     gateway,
@@ -170,6 +180,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     originAllowed,
     selfOrigin: () => selfOrigin,
     persistedDocuments: options.persistedDocuments,
+    clients,
   });
 
   // The gateway builds its schema lazily on its first HTTP request; a socket's operation before
@@ -213,6 +224,7 @@ function createGateway(
     verifier: TokenVerifier;
     budgets: RequestBudgets;
     originAllowed: (origin: string | undefined) => boolean;
+    clients: ClientAddresses;
   },
 ): GatewayRuntime<SomaRouterContext> {
   const introspection = options.introspection ?? true;
@@ -268,8 +280,13 @@ function createGateway(
         blockFieldSuggestion: { enabled: !introspection },
       }),
       useInputSanitation({ hideSuggestions: !introspection }),
-      useRateLimits({ budgets: deps.budgets, verifier: deps.verifier, maxTokens: limits.maxTokens }),
-      useTokenVerification(deps.verifier),
+      useRateLimits({
+        budgets: deps.budgets,
+        verifier: deps.verifier,
+        maxTokens: limits.maxTokens,
+        clients: deps.clients,
+      }),
+      useTokenVerification(deps.verifier, deps.clients),
       ...(options.policy
         ? [
             usePolicy({

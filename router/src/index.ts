@@ -28,3 +28,4 @@ export {
   type PersistedDocuments,
   PersistedDocumentsError,
 } from './persistedDocuments';
+export { type ClientAddresses, createClientAddresses } from './server/clientAddress';

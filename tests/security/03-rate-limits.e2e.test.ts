@@ -64,7 +64,13 @@ interface Answer {
  * One POST over real HTTP. `from` picks the client's source address: all of 127.0.0.0/8 is
  * loopback, so 127.0.0.2 and 127.0.0.3 are two different client IPs to the router.
  */
-function post(url: string, body: unknown, token?: string, from = '127.0.0.1'): Promise<Answer> {
+function post(
+  url: string,
+  body: unknown,
+  token?: string,
+  from = '127.0.0.1',
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const payload = JSON.stringify(body);
   return new Promise((resolvePost, reject) => {
     const req = request(
@@ -77,6 +83,7 @@ function post(url: string, body: unknown, token?: string, from = '127.0.0.1'): P
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(payload),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
         },
       },
       (res) => {
@@ -402,5 +409,43 @@ describe('two router replicas on one Redis', () => {
     const second = await connect(b.wsUrl, t.adminToken);
     expect((await second.closed).code).toBe(4429);
     first.ws.close();
+  });
+});
+
+describe('behind a trusted reverse proxy', () => {
+  let proxied: RunningRouter;
+  beforeAll(async () => {
+    proxied = await createRouter({
+      supergraphSdl: readFileSync(resolve(import.meta.dirname, '../../schema/supergraph.graphql'), 'utf8'),
+      subgraphUrls: p.platform.subgraphUrls,
+      routerSecret,
+      issuers: [],
+      // The proxy is 127.0.0.4; 127.0.0.5 is any other client.
+      trustedProxies: ['127.0.0.4/32'],
+      limits: { requestsPerMinutePerIp: 4 },
+    });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+  });
+  const via = (from: string, forwardedFor: string) =>
+    post(proxied.url, aliases(1), undefined, from, { 'x-forwarded-for': forwardedFor });
+
+  it("the proxy's X-Forwarded-For names the client: each client behind it has its own per-IP budget", async () => {
+    for (let i = 0; i < 4; i++) expect((await via('127.0.0.4', '198.51.100.7')).status).toBe(200);
+    expectRateLimited(await via('127.0.0.4', '198.51.100.7'), 'ip');
+    // Another client behind the same proxy is unaffected; a spoofed hop left of the client changes nothing.
+    expect((await via('127.0.0.4', '198.51.100.8')).status).toBe(200);
+    expectRateLimited(await via('127.0.0.4', '203.0.113.66, 198.51.100.7'), 'ip');
+  });
+
+  it('anyone else cannot choose a budget with X-Forwarded-For: it is ignored', async () => {
+    for (let i = 0; i < 4; i++) expect((await via('127.0.0.5', `192.0.2.${i}`)).status).toBe(200);
+    expectRateLimited(await via('127.0.0.5', '192.0.2.200'), 'ip');
+  });
+
+  it('a malformed header from the proxy counts against the proxy hop it came through, not a made-up client', async () => {
+    for (let i = 0; i < 4; i++) expect((await via('127.0.0.4', 'not-an-ip')).status).toBe(200);
+    expectRateLimited(await via('127.0.0.4', 'garbage, also garbage'), 'ip');
   });
 });

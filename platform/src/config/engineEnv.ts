@@ -1,3 +1,4 @@
+import { createClientAddresses } from '@somaagent/router';
 import { z } from 'zod';
 
 /**
@@ -162,3 +163,24 @@ export function checkEngineEnv(env: EngineEnv, ctx: z.RefinementCtx): void {
       );
   }
 }
+
+/** Comma-separated addresses or CIDR blocks of the reverse proxies in front of the router. */
+export const trustedProxiesEnv = z
+  .string()
+  .default('')
+  .refine(
+    (value) => {
+      try {
+        createClientAddresses(
+          value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean),
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'each entry must be an IP address or a CIDR block, e.g. 10.0.0.0/8,fd00::/8' },
+  );

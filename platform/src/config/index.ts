@@ -19,7 +19,7 @@ export {
   subgraphUrlVariable,
 } from './routerConfig';
 export {
-  allowedOriginsOf,
+  commaSeparated,
   externalIssuersOf,
   persistedDocumentsOrExit,
   splitRateLimits,

@@ -12,6 +12,7 @@ import {
   redisEnv,
   s3Env,
   temporalEnv,
+  trustedProxiesEnv,
 } from './engineEnv';
 import { readConfigOrExit } from './readConfig';
 
@@ -93,6 +94,11 @@ export const PlatformEnv = z
     SOMA_ROUTER_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
     SOMA_INTROSPECTION: bool.default(true),
     SOMA_ALLOWED_ORIGINS: z.string().default(''),
+    /**
+     * Comma-separated addresses or CIDR blocks of the reverse proxies in front of the router:
+     * from them, X-Forwarded-For names the client (per-IP budgets, sign-in throttling). @default none
+     */
+    SOMA_TRUSTED_PROXIES: trustedProxiesEnv,
     /**
      * JSON: [{ "issuer", "audience", "jwksUrl"?, "typ"?, "maxTokenLifetimeSeconds"? = 86400,
      * "tenantClaim"? = "soma_tenant", "capabilityScopePrefix"? = "soma:", "scopeCapabilities"?,

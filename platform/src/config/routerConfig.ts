@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { platformModules } from '../modules';
-import { bool, databaseEnv, jsonOf, kafkaEnv, opaEnv, redisEnv } from './engineEnv';
+import { bool, databaseEnv, jsonOf, kafkaEnv, opaEnv, redisEnv, trustedProxiesEnv } from './engineEnv';
 import { OidcIssuers, RateLimits } from './platformConfig';
 import { readConfigOrExit } from './readConfig';
 
@@ -42,6 +42,11 @@ export const RouterEnv = z.object({
   SOMA_SUPERGRAPH_PATH: z.string().min(1).optional(),
   SOMA_INTROSPECTION: bool.default(true),
   SOMA_ALLOWED_ORIGINS: z.string().default(''),
+  /**
+   * Comma-separated addresses or CIDR blocks of the reverse proxies in front of the router:
+   * from them, X-Forwarded-For names the client (per-IP budgets, sign-in throttling). @default none
+   */
+  SOMA_TRUSTED_PROXIES: trustedProxiesEnv,
   /** As for `npm start` (docs/security.md §1). */
   SOMA_OIDC_ISSUERS: jsonOf(OidcIssuers).default([]),
   /** As for `npm start`; the router enforces the request and socket budgets of it. */

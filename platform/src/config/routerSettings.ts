@@ -49,11 +49,11 @@ export function splitRateLimits(limits: z.output<typeof RateLimits> | undefined)
   return { router, generations };
 }
 
-/** SOMA_ALLOWED_ORIGINS (comma-separated) as a list. */
-export const allowedOriginsOf = (value: string): string[] =>
+/** A comma-separated variable (SOMA_ALLOWED_ORIGINS, SOMA_TRUSTED_PROXIES) as a list. */
+export const commaSeparated = (value: string): string[] =>
   value
     .split(',')
-    .map((origin) => origin.trim())
+    .map((item) => item.trim())
     .filter(Boolean);
 
 /** SOMA_PERSISTED_DOCUMENTS loaded, or exit 2 naming the variable. */

@@ -4,6 +4,7 @@ import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { TokenVerifier } from '../auth/createTokenVerifier';
 import type { RequestBudgets } from '../rateLimits/createRequestBudgets';
 import { operationCost } from '../rateLimits/operationCost';
+import type { ClientAddresses } from '../server/clientAddress';
 import { bearerToken } from './useTokenVerification';
 
 export interface UseRateLimitsOptions {
@@ -12,6 +13,8 @@ export interface UseRateLimitsOptions {
   verifier: TokenVerifier;
   /** Documents are parsed for their cost within the router's token limit. */
   maxTokens: number;
+  /** Which client a request is from (the TCP peer, or what a trusted proxy says). */
+  clients: ClientAddresses;
 }
 
 /**
@@ -20,7 +23,12 @@ export interface UseRateLimitsOptions {
  * token's subject and tenant. A request over any budget is answered 429 RATE_LIMITED with
  * `retryAfter` and a `Retry-After` header; nothing of it runs.
  */
-export function useRateLimits({ budgets, verifier, maxTokens }: UseRateLimitsOptions): GatewayPlugin {
+export function useRateLimits({
+  budgets,
+  verifier,
+  maxTokens,
+  clients,
+}: UseRateLimitsOptions): GatewayPlugin {
   return {
     onRequestParse({ request, serverContext }) {
       return {
@@ -30,19 +38,13 @@ export function useRateLimits({ budgets, verifier, maxTokens }: UseRateLimitsOpt
           for (const params of operations)
             cost += operationCost(params.query, params.operationName, maxTokens);
           const req = (serverContext as { req?: IncomingMessage }).req;
-          await budgets.spendForIp(clientAddress(req), cost, true);
+          await budgets.spendForIp(clients.of(req), cost, true);
           const claims = await claimsOf(verifier, request.headers.get('authorization'));
           if (claims) await budgets.spendForClaims(claims, cost, true);
         },
       };
     },
   };
-}
-
-/** The TCP peer (IPv4-mapped IPv6 written as IPv4, so one client has one key). */
-export function clientAddress(req: IncomingMessage | undefined): string {
-  const address = req?.socket?.remoteAddress ?? 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /**

@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { SomaError } from '@somaagent/errors';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { TokenVerifier } from '../auth/createTokenVerifier';
+import type { ClientAddresses } from '../server/clientAddress';
 
 /** Context key holding the claims verified for this operation (`null` = anonymous). */
 export interface SomaRouterContext {
@@ -27,13 +29,17 @@ export function bearerToken(authorization: string | null | undefined): string | 
  * subgraph). A request WITH a token that fails verification is refused whole with 401.
  * WebSocket operations arrive with `somaClaims` already set at connect time.
  */
-export function useTokenVerification(verifier: TokenVerifier): GatewayPlugin<SomaRouterContext> {
+export function useTokenVerification(
+  verifier: TokenVerifier,
+  clients: ClientAddresses,
+): GatewayPlugin<SomaRouterContext> {
   return {
     async onContextBuilding({ context, extendContext }) {
       if (context.somaClaims !== undefined) return;
       const token = bearerToken(context.request?.headers.get('authorization'));
       // The Node adapter puts the IncomingMessage in the server context as `req`.
-      const ip = (context as { req?: { socket?: { remoteAddress?: string } } }).req?.socket?.remoteAddress;
+      const req = (context as { req?: IncomingMessage }).req;
+      const ip = req ? clients.of(req) : undefined;
       extendContext({
         somaClaims: token ? await verifier.verify(token) : null,
         ...(ip ? { somaClientIp: ip } : {}),

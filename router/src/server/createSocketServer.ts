@@ -10,6 +10,7 @@ import type { TokenVerifier } from '../auth/createTokenVerifier';
 import { type PersistedDocuments, refuseUnlisted } from '../persistedDocuments';
 import { bearerToken, type SomaRouterContext } from '../plugins/useTokenVerification';
 import type { SocketQuota, SocketQuotas } from '../rateLimits/createSocketQuotas';
+import type { ClientAddresses } from './clientAddress';
 import { limitMessageRate } from './limitMessageRate';
 
 /** The router limits that concern its WebSockets (RouterLimits documents each). */
@@ -34,6 +35,8 @@ export interface SocketServerOptions {
   /** `http://host:port` once the server listens (sockets open only after that). */
   selfOrigin: () => string;
   persistedDocuments?: PersistedDocuments | undefined;
+  /** Which client a socket is from (the TCP peer, or what a trusted proxy says). */
+  clients: ClientAddresses;
 }
 
 export interface SocketServer {
@@ -78,7 +81,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   const wsOptions = getGraphQLWSOptions<SomaRouterContext, SocketExtra>(gateway, (ctx) => ({
     somaClaims: ctx.extra.somaClaims ?? null,
     // Per-IP sign-in throttling (identity) sees WebSocket clients too.
-    somaClientIp: (ctx.extra.request as IncomingMessage | undefined)?.socket.remoteAddress,
+    somaClientIp: options.clients.of(ctx.extra.request as IncomingMessage | undefined),
     request: new Request(`${options.selfOrigin()}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,20 +1,24 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-
-/** `::ffff:10.0.0.1` and `10.0.0.1` are one client. */
-const clientIp = (socket: Socket) => (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+import { type ClientAddresses, normaliseAddress } from './clientAddress';
 
 /**
  * Caps the TCP connections one peer address holds open at once (HTTP keep-alive and WebSocket
  * alike). A connection over the cap is answered `429 RATE_LIMITED` and closed before any byte of
  * it is parsed, so one host cannot hold every socket of the router. `max` 0 turns it off.
- * Behind a reverse proxy every client has the proxy's address: raise it or turn it off there.
+ * A trusted proxy (`trustedProxies`) carries many clients' connections, so it is not capped here:
+ * cap connections per client at the proxy.
  */
-export function limitConnectionsPerIp(http: Server, max: number): { openFrom(ip: string): number } {
+export function limitConnectionsPerIp(
+  http: Server,
+  max: number,
+  clients: ClientAddresses,
+): { openFrom(ip: string): number } {
   const open = new Map<string, number>();
   if (max > 0) {
     http.on('connection', (socket: Socket) => {
-      const ip = clientIp(socket);
+      const ip = normaliseAddress(socket.remoteAddress ?? '');
+      if (clients.isTrustedProxy(ip)) return;
       const count = open.get(ip) ?? 0;
       if (count >= max) {
         const body = JSON.stringify({
