@@ -4,9 +4,29 @@ import {
   type ChatModel,
   ChatModelError,
   type ChatRequest,
+  type ChatStreamChunk,
+  type ChatToolRequest,
 } from '@somaagent/ports';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type {
+  GbnfJsonSchema,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammarEvaluationState,
+  LlamaModel,
+  Token,
+} from 'node-llama-cpp';
 import { chatPromptTokenizer } from './chatPromptTokens';
+import {
+  flattenToolMessages,
+  type ToolAnswerEvent,
+  ToolAnswerParser,
+  toGrammarSchema,
+  toolAnswerSchema,
+  toolCallIds,
+  toolSystemPrompt,
+  validateChatTools,
+} from './chatTools';
 import { StreamSlots } from './StreamSlots';
 
 export interface LocalLlamaChatModelOptions {
@@ -37,6 +57,8 @@ interface Engine {
   context: LlamaContext;
   /** Renders a chat with the model's own chat template (tokenizer.chat_template). */
   render: (messages: ChatMessage[]) => Token[];
+  /** A fresh grammar state that holds the output to a JSON Schema (node-llama-cpp's subset). */
+  grammarFor: (schema: unknown) => Promise<LlamaGrammarEvaluationState>;
 }
 
 /**
@@ -46,6 +68,11 @@ interface Engine {
  * (`stop`), after `maxTokens` or at the end of the context (`length`), or when the signal aborts
  * (`cancelled`, checked between tokens). Usage counts are the engine's own tokens: the rendered
  * prompt's token count and the number of tokens sampled.
+ *
+ * Tools: the model is told its tools in a system message and, unless `toolChoice` is `none`,
+ * sampled under a grammar made from the answer schema (see toolAnswerSchema): `required` or a
+ * named tool can only yield calls whose arguments fit the tools' schemas (the subset the
+ * grammar holds, see toGrammarSchema), so even the untrained soma-tiny calls tools validly.
  */
 export class LocalLlamaChatModel implements ChatModel {
   readonly kind = 'local-llama';
@@ -78,7 +105,7 @@ export class LocalLlamaChatModel implements ChatModel {
     const { contextSize = 4096, threads = 1 } = this.options;
     const parallel = this.slots.size;
     // Loaded here only: the native addon costs ~1 s and ~30 MB, paid by LOCAL users alone.
-    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const { getLlama, LlamaLogLevel, LlamaGrammarEvaluationState } = await import('node-llama-cpp');
     const path =
       typeof this.options.modelPath === 'string' ? this.options.modelPath : await this.options.modelPath();
     // gpu: false: the CPU build is the one installed; build 'never': no cmake at run time.
@@ -89,10 +116,26 @@ export class LocalLlamaChatModel implements ChatModel {
     const render = await chatPromptTokenizer(model, path).catch((error: Error) => {
       throw new ChatModelError(error.message, false);
     });
-    return { llama, model, context, render };
+    const grammarFor = async (schema: unknown) => {
+      const grammar = await llama
+        .createGrammarForJsonSchema(toGrammarSchema(schema) as Readonly<GbnfJsonSchema> & { const: string })
+        .catch((error: Error) => {
+          throw new ChatModelError(
+            `the local engine cannot make a grammar of these tools: ${error.message}`,
+            false,
+          );
+        });
+      return new LlamaGrammarEvaluationState({ model, grammar });
+    };
+    return { llama, model, context, render, grammarFor };
   }
 
-  async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+  stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+    // Without tools no toolCall piece can come.
+    return this.streamWithTools({ ...request, tools: undefined }) as AsyncIterable<ChatChunk>;
+  }
+
+  async *streamWithTools(request: ChatToolRequest): AsyncIterable<ChatStreamChunk> {
     if (this.disposed) throw new ChatModelError('local model is closed', false);
     if (request.model !== this.options.modelName)
       throw new ChatModelError(
@@ -104,8 +147,32 @@ export class LocalLlamaChatModel implements ChatModel {
       yield { type: 'finish', reason: 'cancelled' };
       return;
     }
-    const { model, render } = await this.start();
-    const prompt = render(request.messages);
+    const tools = request.tools?.length ? request.tools : undefined;
+    if (request.tools) validateChatTools(request);
+    const choice = request.toolChoice ?? 'auto';
+    const { model, render, grammarFor } = await this.start();
+    const prompt = render(
+      tools ? flattenToolMessages(request.messages, toolSystemPrompt(tools, choice)) : request.messages,
+    );
+    const grammarEvaluationState =
+      tools && choice !== 'none'
+        ? await grammarFor(toolAnswerSchema(tools, choice, request.parallelToolCalls ?? true))
+        : undefined;
+    // Under the grammar the text is a tool answer: it streams as `response` text and tool calls.
+    const answer = grammarEvaluationState ? new ToolAnswerParser() : undefined;
+    const idOf = toolCallIds();
+    const chunksOf = (events: ToolAnswerEvent[]): ChatStreamChunk[] =>
+      events.map((e) =>
+        e.type === 'text'
+          ? { type: 'delta', text: e.text }
+          : {
+              type: 'toolCall',
+              index: e.index,
+              id: idOf(e.index),
+              ...(e.name !== undefined ? { name: e.name } : {}),
+              argumentsDelta: e.argumentsDelta,
+            },
+      );
     const release = await this.slots.acquire(request.signal);
     if (!release) {
       // Cancelled while waiting for a sequence: nothing was evaluated.
@@ -130,6 +197,7 @@ export class LocalLlamaChatModel implements ChatModel {
       let pending: Token[] = [];
       const iterator = sequence.evaluate(prompt, {
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(grammarEvaluationState ? { grammarEvaluationState } : {}),
       });
       // Tokens whose text was delivered (a cancelled answer is billed for these).
       let delivered = 0;
@@ -150,7 +218,15 @@ export class LocalLlamaChatModel implements ChatModel {
             emitted.push(...pending);
             pending = [];
             delivered = completionTokens;
-            if (text)
+            if (text && answer) {
+              yield* chunksOf(answer.feed(text));
+              // node-llama-cpp's JSON grammar wants "\n\n\n\n" after the object before an
+              // end token may come: the answer is complete when its object closes.
+              if (answer.done) {
+                finish = 'stop';
+                break;
+              }
+            } else if (text)
               yield {
                 type: 'delta',
                 text,
@@ -179,9 +255,16 @@ export class LocalLlamaChatModel implements ChatModel {
         yield { type: 'finish', reason: 'cancelled' };
         return;
       }
-      if (pending.length) yield { type: 'delta', text: model.detokenize(pending, false, emitted) };
+      if (pending.length) {
+        const text = model.detokenize(pending, false, emitted);
+        if (answer) yield* chunksOf(answer.feed(text));
+        else yield { type: 'delta', text };
+      }
       yield { type: 'usage', promptTokens: prompt.length, completionTokens, source: 'engine' };
-      yield { type: 'finish', reason: finish ?? 'stop' };
+      yield {
+        type: 'finish',
+        reason: finish === 'length' ? 'length' : answer?.calls ? 'tool_calls' : 'stop',
+      };
     } finally {
       this.free.push(sequence);
       release();

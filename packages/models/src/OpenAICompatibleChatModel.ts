@@ -4,10 +4,21 @@ import {
   type ChatModel,
   ChatModelError,
   type ChatRequest,
+  type ChatStreamChunk,
+  type ChatToolRequest,
   type TokenUsage,
 } from '@somaagent/ports';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff';
+import {
+  callableTools,
+  flattenToolMessages,
+  ToolAnswerParser,
+  toolAnswerSchema,
+  toolCallIds,
+  toolSystemPrompt,
+  validateChatTools,
+} from './chatTools';
 import type { TokenCounter } from './GgufTokenCounter';
 import { createNodeHttpFetch } from './nodeHttpFetch';
 import { StreamSlots } from './StreamSlots';
@@ -52,6 +63,74 @@ export interface OpenAICompatibleChatModelOptions {
    * (`source: 'tokenizer'`). @default none: such a stream is estimated
    */
   tokenCounter?: TokenCounter;
+  /**
+   * How tools reach the server. `'native'`: OpenAI's `tools` / `tool_choice` /
+   * `parallel_tool_calls`, calls read from `delta.tool_calls` (a named choice is sent as that
+   * tool alone with `required`, which llama-server also understands: it takes only the strings).
+   * `'json-schema'`: for servers and models without native tool calling: the tools are described
+   * in a system message and the answer is held to a JSON Schema by `response_format`
+   * (toolAnswerSchema), from the first token on; llama-server's `required` grammar lets a text
+   * prefix come first, which an untrained model never ends.
+   * @default 'native'
+   */
+  toolCalling?: 'native' | 'json-schema';
+}
+
+type OpenAIMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+
+/** The port's messages in OpenAI's shape (tool calls and tool results included). */
+function toOpenAIMessages(messages: ChatMessage[]): OpenAIMessage[] {
+  return messages.map((m): OpenAIMessage => {
+    if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+    if (m.role === 'assistant' && m.toolCalls?.length)
+      return {
+        role: 'assistant',
+        content: m.content || null,
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function',
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      };
+    return { role: m.role, content: m.content } as OpenAIMessage;
+  });
+}
+
+/** The request's tool fields, the messages to send, and whether the answer is a JSON tool answer. */
+function toolParams(request: ChatToolRequest, mode: 'native' | 'json-schema') {
+  const tools = request.tools?.length ? request.tools : undefined;
+  if (request.tools) validateChatTools(request);
+  const choice = request.toolChoice ?? 'auto';
+  if (!tools) return { messages: toOpenAIMessages(request.messages), body: {}, jsonAnswer: false };
+  if (mode === 'json-schema') {
+    const messages = toOpenAIMessages(flattenToolMessages(request.messages, toolSystemPrompt(tools, choice)));
+    if (choice === 'none') return { messages, body: {}, jsonAnswer: false };
+    const schema = toolAnswerSchema(tools, choice, request.parallelToolCalls ?? true);
+    return {
+      messages,
+      body: {
+        response_format: { type: 'json_schema' as const, json_schema: { name: 'tool_answer', schema } },
+      },
+      jsonAnswer: true,
+    };
+  }
+  const sent = callableTools(tools, choice).map((t) => ({
+    type: 'function' as const,
+    function: {
+      name: t.name,
+      ...(t.description ? { description: t.description } : {}),
+      parameters: t.parameters,
+    },
+  }));
+  return {
+    messages: toOpenAIMessages(request.messages),
+    body: {
+      tools: sent,
+      tool_choice: typeof choice === 'object' ? 'required' : choice,
+      ...(request.parallelToolCalls !== undefined ? { parallel_tool_calls: request.parallelToolCalls } : {}),
+    },
+    jsonAnswer: false,
+  };
 }
 
 /** llama-server's per-chunk `timings` (with `timings_per_token`, or on its last chunk). */
@@ -141,7 +220,14 @@ export class OpenAICompatibleChatModel implements ChatModel {
     });
   }
 
-  async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+  stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+    // Without tools no toolCall piece can come.
+    return this.streamWithTools({ ...request, tools: undefined }) as AsyncIterable<ChatChunk>;
+  }
+
+  async *streamWithTools(request: ChatToolRequest): AsyncIterable<ChatStreamChunk> {
+    // Bad tool definitions are the caller's error: refused before waiting for a slot.
+    const tools = toolParams(request, this.options.toolCalling ?? 'native');
     const release = await this.slots.acquire(request.signal);
     if (!release) {
       // Never sent: the engine processed nothing.
@@ -150,13 +236,16 @@ export class OpenAICompatibleChatModel implements ChatModel {
       return;
     }
     try {
-      yield* this.streamInSlot(request);
+      yield* this.streamInSlot(request, tools);
     } finally {
       release();
     }
   }
 
-  private async *streamInSlot(request: ChatRequest): AsyncIterable<ChatChunk> {
+  private async *streamInSlot(
+    request: ChatToolRequest,
+    tools: ReturnType<typeof toolParams>,
+  ): AsyncIterable<ChatStreamChunk> {
     const {
       client,
       maxRetries = 3,
@@ -197,7 +286,8 @@ export class OpenAICompatibleChatModel implements ChatModel {
         stream = await client.chat.completions.create(
           {
             model: request.model,
-            messages: request.messages,
+            messages: tools.messages,
+            ...tools.body,
             max_tokens: request.maxTokens,
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
             stream: true,
@@ -237,6 +327,10 @@ export class OpenAICompatibleChatModel implements ChatModel {
 
     let usage: TokenUsage | undefined;
     let finish: string | undefined;
+    const answer = tools.jsonAnswer ? new ToolAnswerParser() : undefined;
+    // A call's id comes on its first piece only (and some servers send none): kept per index.
+    const idOf = toolCallIds();
+    let calls = 0;
     try {
       for await (const chunk of stream) {
         // Counts are taken only from chunks delivered: after an abort the last one stands.
@@ -253,7 +347,34 @@ export class OpenAICompatibleChatModel implements ChatModel {
         if (text) {
           contentChunks++;
           if (this.options.tokenCounter) received += text;
-          yield askRunning && running ? { type: 'delta', text, usage: running } : { type: 'delta', text };
+          if (answer) {
+            for (const e of answer.feed(text)) {
+              if (e.type === 'text') yield { type: 'delta', text: e.text };
+              else {
+                calls = Math.max(calls, e.index + 1);
+                yield {
+                  type: 'toolCall',
+                  index: e.index,
+                  id: idOf(e.index),
+                  ...(e.name !== undefined ? { name: e.name } : {}),
+                  argumentsDelta: e.argumentsDelta,
+                };
+              }
+            }
+          } else
+            yield askRunning && running ? { type: 'delta', text, usage: running } : { type: 'delta', text };
+        }
+        for (const call of choice?.delta?.tool_calls ?? []) {
+          calls = Math.max(calls, call.index + 1);
+          const id = idOf(call.index, call.id);
+          const name = call.function?.name;
+          yield {
+            type: 'toolCall',
+            index: call.index,
+            id,
+            ...(name ? { name } : {}),
+            argumentsDelta: call.function?.arguments ?? '',
+          };
         }
         if (choice?.finish_reason) finish = choice.finish_reason;
         if (chunk.usage) {
@@ -284,7 +405,11 @@ export class OpenAICompatibleChatModel implements ChatModel {
         false,
       );
     yield { type: 'usage', ...usage, source: 'engine' };
-    yield { type: 'finish', reason: finish ?? 'stop' };
+    // A JSON tool answer ends `stop` on the wire; the port says what it was.
+    yield {
+      type: 'finish',
+      reason: calls && (finish ?? 'stop') === 'stop' ? 'tool_calls' : (finish ?? 'stop'),
+    };
   }
 
   /** The tokenizer's counts, or undefined (no counter, or it failed: metering must not fail the answer). */

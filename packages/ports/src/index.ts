@@ -10,8 +10,21 @@ export {
   type CapsuleStepRecord,
   type CapsuleStepRef,
 } from './CapsuleRunStore';
-export type { ChatChunk, ChatMessage, ChatModel, ChatRequest, TokenUsage, UsageSource } from './ChatModel';
-export { ChatModelError } from './ChatModel';
+export type {
+  ChatChunk,
+  ChatMessage,
+  ChatModel,
+  ChatRequest,
+  ChatStreamChunk,
+  ChatTool,
+  ChatToolCall,
+  ChatToolCallChunk,
+  ChatToolChoice,
+  ChatToolRequest,
+  TokenUsage,
+  UsageSource,
+} from './ChatModel';
+export { ChatModelError, ChatToolDefinitionError } from './ChatModel';
 export type * from './ContextRetriever';
 export type * from './CrossDomainPorts';
 export { EmbeddingError, type EmbeddingErrorReason, type EmbeddingModel } from './EmbeddingModel';
