@@ -8,7 +8,7 @@ const reject = (value: unknown) =>
 
 function parse(value: unknown): number {
   // Range checks (negative, absurd) are the service's, with the field named.
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw reject(value);
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw reject(value);
   return value;
 }
 
