@@ -217,6 +217,8 @@ export class McpClient implements AsyncDisposable {
    */
   async listTools(options: McpRequestOptions = {}): Promise<McpTool[]> {
     const tools = await this.#request('tools/list', options, async (sdk, request) => {
+      // Checked here rather than by the SDK, which logs to the console when it is missing.
+      if (!sdk.getServerCapabilities()?.tools) return [];
       return (await sdk.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools;
     });
     this.#tools = new Map(tools.map((tool) => [tool.name, tool]));
@@ -255,6 +257,8 @@ export class McpClient implements AsyncDisposable {
 
   async listResources(options: McpRequestOptions = {}): Promise<McpResource[]> {
     return this.#request('resources/list', options, async (sdk, request) => {
+      // Checked here rather than by the SDK, which logs to the console when it is missing.
+      if (!sdk.getServerCapabilities()?.resources) return [];
       return (await sdk.listResources(undefined, { ...request, cacheMode: 'bypass' })).resources;
     });
   }
@@ -268,6 +272,8 @@ export class McpClient implements AsyncDisposable {
 
   async listResourceTemplates(options: McpRequestOptions = {}): Promise<McpResourceTemplate[]> {
     return this.#request('resources/templates/list', options, async (sdk, request) => {
+      // Checked here rather than by the SDK, which logs to the console when it is missing.
+      if (!sdk.getServerCapabilities()?.resources) return [];
       return (await sdk.listResourceTemplates(undefined, { ...request, cacheMode: 'bypass' }))
         .resourceTemplates;
     });
@@ -281,6 +287,8 @@ export class McpClient implements AsyncDisposable {
 
   async listPrompts(options: McpRequestOptions = {}): Promise<McpPrompt[]> {
     return this.#request('prompts/list', options, async (sdk, request) => {
+      // Checked here rather than by the SDK, which logs to the console when it is missing.
+      if (!sdk.getServerCapabilities()?.prompts) return [];
       return (await sdk.listPrompts(undefined, { ...request, cacheMode: 'bypass' })).prompts;
     });
   }
