@@ -202,6 +202,19 @@ describe.each(subjects)('ChatModel tools contract: $name', ({ chat, model, capab
     },
   );
 
+  it('`auto` (the default) answers in text or calls tools validly, never both', async () => {
+    for (const temperature of [0, 1]) {
+      const chunks = await drain(streamOf(chat, { model, messages, maxTokens: 60, tools, temperature }));
+      const calls = callsOf(chunks);
+      if (calls.length) {
+        expect(textOf(chunks)).toBe('');
+        const complete = finishOf(chunks) === 'length' ? calls.slice(0, -1) : calls;
+        if (complete.length) expectValidCalls(complete, ['get_weather', 'get_time']);
+      } else expect(finishOf(chunks)).toMatch(/^(stop|length)$/);
+      expect(chunks.map((c) => c.type).slice(-2)).toEqual(['usage', 'finish']);
+    }
+  });
+
   it('`none` yields text only', async () => {
     const chunks = await drain(streamOf(chat, { model, messages, maxTokens: 12, tools, toolChoice: 'none' }));
     expect(chunks.some((c) => c.type === 'toolCall')).toBe(false);
