@@ -126,6 +126,22 @@ export class BudgetAdmin {
     });
   }
 
+  /**
+   * The rows with holds past their TTL left out of `held_micros`: such holds no longer count (the
+   * next hold or settle on the budget expires them for good), so a reader sees what really remains.
+   */
+  private async withoutStaleHolds(tx: SqlExecutor, rows: BudgetRow[]): Promise<BudgetRow[]> {
+    if (rows.length === 0) return rows;
+    const { rows: stale } = await tx.query<{ id: string; amount: number }>(
+      `SELECT b::text AS id, sum(amount_micros)::float8 AS amount FROM billing.holds, unnest(budget_ids) AS b
+        WHERE state = 'OPEN' AND expires_at <= $1 GROUP BY b`,
+      [this.clock()],
+    );
+    if (stale.length === 0) return rows;
+    const byId = new Map(stale.map((r) => [r.id, r.amount]));
+    return rows.map((r) => ({ ...r, held_micros: r.held_micros - (byId.get(r.id) ?? 0) }));
+  }
+
   private async missingOrStale(tx: SqlExecutor, id: string, expected: number): Promise<SomaError> {
     const { rows } = await tx.query<{ version: number }>(
       'SELECT version FROM billing.budgets WHERE id = $1',
@@ -147,7 +163,7 @@ export class BudgetAdmin {
         `SELECT ${BUDGET_COLUMNS} FROM billing.budgets WHERE id = $1`,
         [id],
       );
-      return rows[0];
+      return (await this.withoutStaleHolds(tx, rows))[0];
     });
     if (!row) throw notFound(id);
     return row;
@@ -182,7 +198,7 @@ export class BudgetAdmin {
         'SELECT count(*)::int AS n FROM billing.budgets WHERE ($1::text IS NULL OR scope = $1)',
         [scope],
       );
-      return { rows, first, total: total.rows[0]?.n ?? 0 };
+      return { rows: await this.withoutStaleHolds(tx, rows), first, total: total.rows[0]?.n ?? 0 };
     });
   }
 
@@ -200,7 +216,7 @@ export class BudgetAdmin {
           ORDER BY scope = 'TENANT', period, id`,
         [ownScope, caller.subject],
       );
-      return rows;
+      return this.withoutStaleHolds(tx, rows);
     });
   }
 }

@@ -103,6 +103,24 @@ for (const adapter of adapters) {
         },
         { scope: 'TENANT', heldMicros: 1_200_000, remainingMicros: 48_800_000 },
       ]);
+      // A hold past its TTL no longer counts for readers, before anything expires it for good.
+      const short = await billing.ledger.hold({
+        tenantId,
+        subjects: { userId: 'alice' },
+        amountMicros: 100_000,
+        idempotencyKey: 'g2',
+        ttlSeconds: 60,
+      });
+      expect(short.ok).toBe(true);
+      expect((await gql(member, '{ myBudgets { heldMicros } }')).data.myBudgets).toEqual([
+        { heldMicros: 1_300_000 },
+        { heldMicros: 1_300_000 },
+      ]);
+      clock.advance(61_000);
+      expect((await gql(member, '{ myBudgets { heldMicros } }')).data.myBudgets).toEqual([
+        { heldMicros: 1_200_000 },
+        { heldMicros: 1_200_000 },
+      ]);
       expect(codes(await gql(member, '{ budgets { totalCount } }'))).toEqual(['FORBIDDEN']);
       expect(codes(await gql(null, '{ myBudgets { id } }'))).toEqual(['UNAUTHENTICATED']);
 
