@@ -383,10 +383,19 @@ export class McpClient implements AsyncDisposable {
 
   async #teardown(): Promise<void> {
     const sdk = this.#sdk;
+    const opened = this.#opened;
+    const wasConnected = this.#info !== undefined;
     this.#sdk = undefined;
     this.#lost = undefined;
     this.#info = undefined;
     this.#tools.clear();
-    if (sdk) await sdk.close().catch(() => {});
+    if (!sdk) return;
+    // Best effort and bounded: a server that is already gone must not hold up close().
+    if (wasConnected && opened)
+      await Promise.race([
+        opened.endSession(),
+        new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+      ]).catch(() => {});
+    await sdk.close().catch(() => {});
   }
 }

@@ -33,6 +33,11 @@ export interface OpenedTransport {
   pid(): number | undefined;
   /** The end of what a stdio server wrote to stderr (its crash report, usually). */
   stderrTail(): string;
+  /**
+   * Ends a 2025-era Streamable HTTP session (HTTP DELETE), so the server frees it now rather than
+   * at its own expiry; nothing to do for stdio or stateless 2026-07-28 connections.
+   */
+  endSession(): Promise<void>;
 }
 
 export function openTransport(config: McpTransportConfig): OpenedTransport {
@@ -40,7 +45,14 @@ export function openTransport(config: McpTransportConfig): OpenedTransport {
     const transport = new StreamableHTTPClientTransport(new URL(config.url), {
       requestInit: config.headers ? { headers: config.headers } : undefined,
     });
-    return { transport, pid: () => undefined, stderrTail: () => '' };
+    return {
+      transport,
+      pid: () => undefined,
+      stderrTail: () => '',
+      endSession: async () => {
+        if (transport.sessionId) await transport.terminateSession();
+      },
+    };
   }
   const transport = new StdioClientTransport({
     command: config.command,
@@ -55,7 +67,12 @@ export function openTransport(config: McpTransportConfig): OpenedTransport {
   transport.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL_CHARS);
   });
-  return { transport, pid: () => transport.pid ?? undefined, stderrTail: () => tail };
+  return {
+    transport,
+    pid: () => transport.pid ?? undefined,
+    stderrTail: () => tail,
+    endSession: async () => {},
+  };
 }
 
 export function describeTransport(config: McpTransportConfig): string {
