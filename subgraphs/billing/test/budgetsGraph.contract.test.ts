@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BillingSubgraph, createBillingSubgraph } from '../src/index';
 import { adapters, claimsFor, manualClock, newTenant, openMigrated } from './support';
 
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL results are checked field by field
+type Result = any;
+
 const BUDGET_FIELDS = `id scope scopeId period limitMicros postedMicros heldMicros remainingMicros
   alertThresholds alertsReached periodStart resetsAt version`;
 
@@ -23,12 +26,11 @@ for (const adapter of adapters) {
       await db?.[Symbol.asyncDispose]();
     });
 
-    // biome-ignore lint/suspicious/noExplicitAny: GraphQL results are checked field by field
     const gql = async (
       claims: VerifiedClaims | null,
       source: string,
       variableValues?: Record<string, unknown>,
-    ): Promise<any> =>
+    ): Promise<Result> =>
       graphql({
         schema: billing.schema,
         source,
