@@ -148,6 +148,7 @@ export class BudgetLedger implements BudgetGuard {
    * Holds also expire on their own when a later hold or settle meets them; this is for sweeps.
    */
   expireDue(tenantId: string): Promise<number> {
+    if (!UUID.test(tenantId)) return Promise.resolve(0);
     const now = this.clock();
     return this.db.withScope({ tenantId }, async (tx) => {
       const due = await tx.query<{ id: string; budget_ids: string[] }>(
@@ -171,7 +172,8 @@ export class BudgetLedger implements BudgetGuard {
     actualMicros: number,
     state: 'SETTLED' | 'RELEASED',
   ): Promise<BudgetHold> {
-    if (!UUID.test(ref.holdId)) return Promise.reject(new BudgetHoldNotFound(`no hold ${ref.holdId}`));
+    if (!UUID.test(ref.holdId) || !UUID.test(ref.tenantId))
+      return Promise.reject(new BudgetHoldNotFound(`no hold ${ref.holdId.slice(0, 40)}`));
     const now = this.clock();
     return this.db.withScope({ tenantId: ref.tenantId }, async (tx) => {
       const found = await tx.query<{ budget_ids: string[] }>(
