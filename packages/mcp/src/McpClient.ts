@@ -118,6 +118,8 @@ export class McpClient implements AsyncDisposable {
   #opened: OpenedTransport | undefined;
   #info: McpServerInfo | undefined;
   #tools = new Map<string, McpTool>();
+  /** Bumped by every connect() and close(), so a connect() overtaken by close() knows it. */
+  #generation = 0;
   /** Rejects when the current connection is lost; raced against every request. */
   #lost: Promise<never> | undefined;
 
@@ -148,8 +150,13 @@ export class McpClient implements AsyncDisposable {
     if (this.#state === 'connected' && this.#info) return this.#info;
     if (this.#state === 'connecting')
       throw new McpNotConnectedError(`a connect() to ${this.#label} is already running`);
-    await this.#teardown();
+    const generation = ++this.#generation;
     this.#state = 'connecting';
+    await this.#teardown();
+    if (generation !== this.#generation)
+      throw new McpNotConnectedError(`close() was called while connecting to ${this.#label}`, {
+        method: 'connect',
+      });
     const sdk = new Client(this.#options.clientInfo ?? { name: 'somaagent', version: '0.1.0' }, {
       versionNegotiation: NEGOTIATION[this.#options.protocol ?? 'auto'],
       listMaxPages: this.#options.maxListPages ?? 64,
@@ -157,41 +164,31 @@ export class McpClient implements AsyncDisposable {
     const opened = openTransport(this.#options.transport);
     this.#sdk = sdk;
     this.#opened = opened;
-    let markLost!: (cause: Error) => void;
-    const lost = new Promise<never>((_, reject) => {
-      markLost = reject;
-    });
-    lost.catch(() => {});
-    this.#lost = lost;
-    const loseConnection = (cause: Error) => {
-      if (this.#sdk !== sdk) return;
-      if (this.#state === 'connected') this.#state = 'lost';
-      markLost(cause);
-    };
-    sdk.onclose = () => loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, 'the connection closed'));
-    sdk.onerror = (error) => {
-      // Streamable HTTP: when the server dies, the SDK keeps resuming the response stream and
-      // leaves the pending request to its timeout. Once its resumption attempts are used up, the
-      // stream carrying our answer is gone for good: fail the calls now, as stdio does.
-      if (/Maximum reconnection attempts/i.test(error.message)) {
-        loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, error.message));
-        void sdk.close().catch(() => {});
-      }
-    };
+    const watch = this.#watch(sdk);
     const timeoutMs = this.#options.connectTimeoutMs ?? 15_000;
     try {
       await sdk.connect(opened.transport, { timeout: timeoutMs, signal: options.signal });
     } catch (error) {
+      if (this.#sdk !== sdk)
+        throw new McpNotConnectedError(`close() was called while connecting to ${this.#label}`, {
+          method: 'connect',
+          cause: error,
+        });
       const failure = this.#classify(error, 'connect', true, options.signal, timeoutMs);
-      this.#state = 'idle';
-      await this.#teardown();
+      if (this.#state === 'connecting') this.#state = 'idle';
+      if (this.#sdk === sdk) await this.#teardown();
       throw failure;
     }
-    if (this.#state !== 'connecting') {
-      // The server went away between the handshake and here.
+    // close() during the handshake tore this connection down already.
+    if (this.#sdk !== sdk)
+      throw new McpNotConnectedError(`close() was called while connecting to ${this.#label}`, {
+        method: 'connect',
+      });
+    if (watch.gone()) {
+      this.#state = 'idle';
       await this.#teardown();
       throw this.#classify(
-        new Error('the server closed the connection right after the handshake'),
+        new SdkError(SdkErrorCode.ConnectionClosed, 'closed right after the handshake'),
         'connect',
         true,
       );
@@ -314,6 +311,7 @@ export class McpClient implements AsyncDisposable {
 
   /** Closes the connection (and stops a stdio server). Idempotent. */
   async close(): Promise<void> {
+    this.#generation++;
     this.#state = 'closed';
     await this.#teardown();
   }
@@ -379,6 +377,37 @@ export class McpClient implements AsyncDisposable {
     )
       failure.message += `; server stderr: ${stderr.slice(-500)}`;
     return failure;
+  }
+
+  /**
+   * Wires the SDK's close and error callbacks of one connection to `#lost` (raced against every
+   * request) and to `state`.
+   */
+  #watch(sdk: Client): { gone: () => boolean } {
+    let gone = false;
+    let markLost!: (cause: Error) => void;
+    const lost = new Promise<never>((_, reject) => {
+      markLost = reject;
+    });
+    lost.catch(() => {});
+    this.#lost = lost;
+    const loseConnection = (cause: Error) => {
+      if (this.#sdk !== sdk || gone) return;
+      gone = true;
+      if (this.#state === 'connected') this.#state = 'lost';
+      markLost(cause);
+    };
+    sdk.onclose = () => loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, 'the connection closed'));
+    sdk.onerror = (error) => {
+      // Streamable HTTP: when the server dies, the SDK keeps resuming the response stream and
+      // leaves the pending request to its timeout. Once its resumption attempts are used up, the
+      // stream carrying our answer is gone for good: fail the calls now, as stdio does.
+      if (/Maximum reconnection attempts/i.test(error.message)) {
+        loseConnection(new SdkError(SdkErrorCode.ConnectionClosed, error.message));
+        void sdk.close().catch(() => {});
+      }
+    };
+    return { gone: () => gone };
   }
 
   async #teardown(): Promise<void> {

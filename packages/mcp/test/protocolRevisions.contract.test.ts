@@ -200,6 +200,21 @@ describe('a stdio server that exits in the middle of a call', () => {
   );
 });
 
+describe('close() while connecting', () => {
+  it.each(['auto', '2025-11-25'] as const)(
+    'protocol %s: connect() fails with ERR_MCP_NOT_CONNECTED',
+    async (protocol) => {
+      const client = new McpClient({ transport: stdio(), protocol });
+      const connecting = client.connect();
+      await client.close();
+      const error = await failure(connecting);
+      expect(error.code).toBe(McpErrorCode.NOT_CONNECTED);
+      expect(client.state).toBe('closed');
+      expect((await failure(client.ping())).code).toBe(McpErrorCode.NOT_CONNECTED);
+    },
+  );
+});
+
 describe('pinning 2026-07-28 against a server that only speaks 2025-11-25', () => {
   it('fails the connect with a protocol error instead of falling back', async () => {
     const client = new McpClient({
