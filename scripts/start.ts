@@ -83,7 +83,15 @@ const { local, localModelName, localModelPath } = chat;
 // Each collection records the model and dimension of its first write, so a switch later is
 // refused (CONFLICT) for existing collections rather than mixing vectors.
 const embedder = openEmbedder(env);
+// Loaded only when metrics are on: prom-client and its default collectors cost the rest nothing.
+const observability =
+  env.SOMA_METRICS_PORT !== undefined ? await import('@somaagent/observability') : undefined;
+const metrics = observability ? new observability.PlatformMetrics() : undefined;
 const platform = await startPlatform({
+  ...(metrics ? { metrics } : {}),
+  readiness: {
+    ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+  },
   embedder,
   db,
   ...(streams ? { streams } : {}),
@@ -116,6 +124,11 @@ const platform = await startPlatform({
   externalIssuers: externalIssuersOf(env.SOMA_OIDC_ISSUERS),
 });
 
+const metricsServer =
+  observability && metrics
+    ? await observability.serveMetrics(metrics, { host: env.SOMA_METRICS_HOST, port: env.SOMA_METRICS_PORT! })
+    : undefined;
+
 // One write: whoever waits for a line of the banner (a supervisor, the tests) sees all of it.
 console.log(
   [
@@ -125,6 +138,8 @@ console.log(
     `  Embeddings:       ${embedder.model} (${embedder.dimension}-d, ${env.SOMA_EMBEDDINGS_BASE_URL ? env.SOMA_EMBEDDINGS_BASE_URL : 'in-process worker thread; SOMA_EMBEDDINGS_BASE_URL selects an OpenAI-compatible server'})`,
     `  Engines:          policy ${policy ? `OPA server ${env.SOMA_OPA_URL}` : 'Rego as wasm, in-process (SOMA_OPA_URL selects an OPA server)'}; capsule runs ${temporal ? `Temporal ${env.SOMA_TEMPORAL_ADDRESS} namespace ${env.SOMA_TEMPORAL_NAMESPACE} task queue ${env.SOMA_TEMPORAL_TASK_QUEUE} (executed by npm run worker)` : 'journal engine, in-process (SOMA_TEMPORAL_ADDRESS selects Temporal)'}; artifacts ${objectStorage.describe}; rate limits and nonces ${redis ? 'Redis' : 'in memory'}`,
     `  JWKS:             ${platform.url.replace(/\/graphql$/, '/.well-known/jwks.json')}`,
+    `  Health:           ${platform.url.replace(/\/graphql$/, '/healthz')} (liveness), ${platform.url.replace(/\/graphql$/, '/readyz')} (readiness)`,
+    `  Metrics:          ${metricsServer ? metricsServer.url : 'off (SOMA_METRICS_PORT serves Prometheus metrics)'}`,
     keyIsNew
       ? `  Platform admin key (shown once, also saved to ${keyFile}):\n    ${platformAdminKey}`
       : `  Platform admin key: in ${keyFile}`,
@@ -137,6 +152,7 @@ const stop = async (signal: string) => {
   stopping = true;
   console.log(`${signal}: stopping`);
   await platform.close();
+  await metricsServer?.close();
   await local[Symbol.asyncDispose]();
   await embedder[Symbol.asyncDispose]();
   await db[Symbol.asyncDispose]();

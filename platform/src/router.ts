@@ -53,7 +53,21 @@ const revocations = db ? await RevocationFeed.start(db, env.SOMA_ACCESS_TOKEN_TT
 const roleDirectory = db ? new SqlTenantRoleDirectory(db) : undefined;
 const externalIssuers = externalIssuersOf(env.SOMA_OIDC_ISSUERS);
 
+const observability =
+  env.SOMA_METRICS_PORT !== undefined ? await import('@somaagent/observability') : undefined;
+const metrics = observability ? new observability.PlatformMetrics() : undefined;
+const redis = redisEngines?.redis;
 const router = await createRouter({
+  ...(metrics ? { metrics } : {}),
+  readiness: {
+    ...(db
+      ? {
+          database: () =>
+            db.withScope({ tenantId: null }, (tx) => tx.query('SELECT 1')).then(() => undefined),
+        }
+      : {}),
+    ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+  },
   supergraphSdl: readFileSync(env.SOMA_SUPERGRAPH_PATH ?? defaultSupergraphPath, 'utf8'),
   subgraphUrls,
   routerSecret: env.SOMA_ROUTER_SECRET,
@@ -82,8 +96,12 @@ const router = await createRouter({
   ...(redisEngines ? { rateLimiter: redisEngines.rateLimiter } : {}),
   ...(persistedDocuments ? { persistedDocuments } : {}),
 });
+const metricsServer =
+  observability && metrics
+    ? await observability.serveMetrics(metrics, { host: env.SOMA_METRICS_HOST, port: env.SOMA_METRICS_PORT! })
+    : undefined;
 console.log(
-  `router ready: ${router.url} (subscriptions ${router.wsUrl}; pid ${process.pid}; ${Object.keys(subgraphUrls).length} subgraphs; policy ${env.SOMA_OPA_URL ? `OPA server ${env.SOMA_OPA_URL}` : 'Rego as wasm, in-process'}; rate limits ${redisEngines ? 'Redis' : 'in memory'}; revocations ${revocations ? 'followed in PostgreSQL' : 'not followed (no SOMA_DATABASE_URL)'})`,
+  `router ready: ${router.url} (subscriptions ${router.wsUrl}; pid ${process.pid}; ${Object.keys(subgraphUrls).length} subgraphs; policy ${env.SOMA_OPA_URL ? `OPA server ${env.SOMA_OPA_URL}` : 'Rego as wasm, in-process'}; rate limits ${redisEngines ? 'Redis' : 'in memory'}; revocations ${revocations ? 'followed in PostgreSQL' : 'not followed (no SOMA_DATABASE_URL)'}; metrics ${metricsServer ? metricsServer.url : 'off'})`,
 );
 
 let stopping = false;
@@ -91,6 +109,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await router.close();
+  await metricsServer?.close();
   await revocations?.[Symbol.asyncDispose]();
   await db?.[Symbol.asyncDispose]();
   await kafka?.[Symbol.asyncDispose]();

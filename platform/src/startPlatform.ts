@@ -4,6 +4,7 @@ import { UniversalSentenceEncoderWorkerEmbeddingModel } from '@somaagent/embeddi
 import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
 import { claimsFromAccessTokenPayload, type IdentityDeps, identityModule } from '@somaagent/identity';
 import type { MemoryDeps } from '@somaagent/memory';
+import type { PlatformMetrics } from '@somaagent/observability';
 import { createPolicyDecider, createWasmPolicyEvaluator } from '@somaagent/policy';
 import type {
   ChatModel,
@@ -21,6 +22,7 @@ import type {
 import {
   createRouter,
   type PersistedDocuments,
+  type ReadinessCheck,
   type RouterLimits,
   type TrustedIssuer,
   withRoleDirectory,
@@ -70,6 +72,13 @@ export interface PlatformOptions {
   /** @default [] */ allowedOrigins?: string[];
   /** Reverse proxies whose X-Forwarded-For names the client (RouterOptions.trustedProxies). @default [] */
   trustedProxies?: string[];
+  /** The process's metrics, recorded by the router (serve them with `serveMetrics`). @default none */
+  metrics?: PlatformMetrics;
+  /**
+   * What the router's `/readyz` checks besides the database (always) and HTTP subgraphs: the
+   * other engines the caller connected (Redis, Kafka...). @default {}
+   */
+  readiness?: Record<string, ReadinessCheck>;
   /** External OIDC issuers trusted next to SomaAgent's own. @default [] */
   externalIssuers?: TrustedIssuer[];
   limits?: Partial<RouterLimits>;
@@ -290,6 +299,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     introspection: options.introspection ?? true,
     allowedOrigins: options.allowedOrigins ?? [],
     trustedProxies: options.trustedProxies ?? [],
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    readiness: {
+      database: () =>
+        options.db.withScope({ tenantId: null }, (tx) => tx.query('SELECT 1')).then(() => undefined),
+      ...options.readiness,
+    },
     limits: options.limits ?? {},
     policy: { decider: policy },
     ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { InMemoryRateLimiter } from '@somaagent/events';
+import type { PlatformMetrics } from '@somaagent/observability';
 import type { PolicyDecider } from '@somaagent/policy';
 import type { RateLimiter } from '@somaagent/ports';
 import { listenHttp, type SubgraphExecutor } from '@somaagent/subgraph-server';
@@ -9,6 +10,7 @@ import { createTokenVerifier, type TokenVerifier, type TrustedIssuer } from './a
 import { gatewayPersistedDocuments, type PersistedDocuments } from './persistedDocuments';
 import { tagLimitRejection, useErrorStatus } from './plugins/useErrorStatus';
 import { useInputSanitation } from './plugins/useInputSanitation';
+import { useMetrics } from './plugins/useMetrics';
 import { usePolicy } from './plugins/usePolicy';
 import { readPolicyDirectives } from './plugins/usePolicyDirectives';
 import { useRateLimits } from './plugins/useRateLimits';
@@ -22,6 +24,7 @@ import { createRequestListener } from './server/createRequestListener';
 import { createSocketServer } from './server/createSocketServer';
 import { limitConnectionsPerIp } from './server/limitConnectionsPerIp';
 import { maskUnexpectedError } from './server/maskUnexpectedError';
+import { createReadinessChecks, type ReadinessCheck, subgraphHealthCheck } from './server/readiness';
 
 /**
  * Limits that protect the router; all ON by default (docs/router.md explains each). The quotas
@@ -104,6 +107,16 @@ export interface RouterOptions {
    * connection cap. @default [] (the TCP peer is the client)
    */
   trustedProxies?: string[];
+  /**
+   * The process's metrics: HTTP requests by route and status, operations by type and outcome,
+   * refusals by rate limits and of tokens, open sockets (docs/observability.md). @default none
+   */
+  metrics?: PlatformMetrics;
+  /**
+   * What `/readyz` checks besides each HTTP subgraph's `/healthz` (the engines the process uses:
+   * database, Redis, ...). 200 when all pass, else 503 naming the failed ones. @default {}
+   */
+  readiness?: Record<string, ReadinessCheck>;
   limits?: Partial<RouterLimits>;
   /**
    * Where quota and rate-limit counters live. Replicas behind one load balancer must share one
@@ -153,7 +166,8 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
   const host = options.host ?? '127.0.0.1';
   const verifier = createTokenVerifier(options.issuers);
   const rateLimiter = options.rateLimiter ?? new InMemoryRateLimiter();
-  const budgets = createRequestBudgets(rateLimiter, limits);
+  const { metrics } = options;
+  const budgets = createRequestBudgets(rateLimiter, limits, (scope) => metrics?.rateLimited.inc({ scope }));
   const socketQuotas = createSocketQuotas(rateLimiter, limits, budgets, limits.maxTokens);
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   let selfOrigin = '';
@@ -162,15 +176,31 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
 
   const clients = createClientAddresses(options.trustedProxies);
   const gateway = createGateway(options, limits, { verifier, budgets, originAllowed, clients });
+  const inProcess = new Set(Object.keys(options.inProcessSubgraphs ?? {}));
+  const readiness = createReadinessChecks(
+    {
+      ...Object.fromEntries(
+        Object.entries(options.subgraphUrls)
+          .filter(([name]) => !inProcess.has(name))
+          .map(([name, url]) => [`subgraph:${name}`, subgraphHealthCheck(url)]),
+      ),
+      ...options.readiness,
+    },
+    { metrics },
+  );
   const http = createServer(
     createRequestListener({
       gateway,
       maxBodyBytes: limits.maxBodyBytes,
       jwksUpstreamUrl: options.jwksUpstreamUrl,
       selfOrigin: () => selfOrigin,
+      metrics,
+      readiness,
     }),
   );
-  limitConnectionsPerIp(http, limits.maxConnectionsPerIp, clients);
+  limitConnectionsPerIp(http, limits.maxConnectionsPerIp, clients, () =>
+    metrics?.rateLimited.inc({ scope: 'connections' }),
+  );
   const sockets = createSocketServer({
     http,
     gateway,
@@ -181,7 +211,9 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     selfOrigin: () => selfOrigin,
     persistedDocuments: options.persistedDocuments,
     clients,
+    onTokenRefused: () => metrics?.tokenRejections.inc(),
   });
+  metrics?.countSockets(() => sockets.openSockets());
 
   // The gateway builds its schema lazily on its first HTTP request; a socket's operation before
   // that would meet no schema at all.
@@ -270,6 +302,8 @@ function createGateway(
       return origin && deps.originAllowed(origin) ? { origin, credentials: true } : false;
     },
     plugins: () => [
+      // First, so it sees every executed operation, those a later plugin stops included.
+      ...(options.metrics ? [useMetrics(options.metrics)] : []),
       EnvelopArmorPlugin({
         maxDepth: { n: limits.maxDepth, flattenFragments: true, onReject: [tagLimitRejection] },
         // armor exempts `__typename` aliases by default; they cost the same, so they count here.
@@ -286,7 +320,7 @@ function createGateway(
         maxTokens: limits.maxTokens,
         clients: deps.clients,
       }),
-      useTokenVerification(deps.verifier, deps.clients),
+      useTokenVerification(deps.verifier, deps.clients, () => options.metrics?.tokenRejections.inc()),
       ...(options.policy
         ? [
             usePolicy({

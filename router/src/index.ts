@@ -29,3 +29,4 @@ export {
   PersistedDocumentsError,
 } from './persistedDocuments';
 export { type ClientAddresses, createClientAddresses } from './server/clientAddress';
+export { createReadinessChecks, type ReadinessCheck, type ReadinessReport } from './server/readiness';

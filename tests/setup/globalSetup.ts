@@ -25,6 +25,7 @@ const TEST_ENGINES = [
   'minio',
   'kafka',
   'clickhouse',
+  'prometheus',
 ] as const;
 
 interface Shared {

@@ -184,3 +184,11 @@ export const trustedProxiesEnv = z
     },
     { message: 'each entry must be an IP address or a CIDR block, e.g. 10.0.0.0/8,fd00::/8' },
   );
+
+/** Prometheus metrics on a listener of their own (docs/observability.md). */
+export const metricsEnv = {
+  /** Serve `/metrics` on this port (0: any free one). @default off */
+  SOMA_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Interface of the metrics listener: keep it private. @default 127.0.0.1 */
+  SOMA_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+};

@@ -8,6 +8,7 @@ import {
   jsonOf,
   kafkaEnv,
   llmEnv,
+  metricsEnv,
   opaEnv,
   redisEnv,
   s3Env,
@@ -99,6 +100,7 @@ export const PlatformEnv = z
      * from them, X-Forwarded-For names the client (per-IP budgets, sign-in throttling). @default none
      */
     SOMA_TRUSTED_PROXIES: trustedProxiesEnv,
+    ...metricsEnv,
     /**
      * JSON: [{ "issuer", "audience", "jwksUrl"?, "typ"?, "maxTokenLifetimeSeconds"? = 86400,
      * "tenantClaim"? = "soma_tenant", "capabilityScopePrefix"? = "soma:", "scopeCapabilities"?,

@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { platformModules } from '../modules';
-import { bool, databaseEnv, jsonOf, kafkaEnv, opaEnv, redisEnv, trustedProxiesEnv } from './engineEnv';
+import {
+  bool,
+  databaseEnv,
+  jsonOf,
+  kafkaEnv,
+  metricsEnv,
+  opaEnv,
+  redisEnv,
+  trustedProxiesEnv,
+} from './engineEnv';
 import { OidcIssuers, RateLimits } from './platformConfig';
 import { readConfigOrExit } from './readConfig';
 
@@ -47,6 +56,7 @@ export const RouterEnv = z.object({
    * from them, X-Forwarded-For names the client (per-IP budgets, sign-in throttling). @default none
    */
   SOMA_TRUSTED_PROXIES: trustedProxiesEnv,
+  ...metricsEnv,
   /** As for `npm start` (docs/security.md §1). */
   SOMA_OIDC_ISSUERS: jsonOf(OidcIssuers).default([]),
   /** As for `npm start`; the router enforces the request and socket budgets of it. */

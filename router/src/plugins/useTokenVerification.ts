@@ -32,6 +32,8 @@ export function bearerToken(authorization: string | null | undefined): string | 
 export function useTokenVerification(
   verifier: TokenVerifier,
   clients: ClientAddresses,
+  /** Told of every token refused (metrics). */
+  onRefused: () => void = () => {},
 ): GatewayPlugin<SomaRouterContext> {
   return {
     async onContextBuilding({ context, extendContext }) {
@@ -40,8 +42,14 @@ export function useTokenVerification(
       // The Node adapter puts the IncomingMessage in the server context as `req`.
       const req = (context as { req?: IncomingMessage }).req;
       const ip = req ? clients.of(req) : undefined;
+      const claims = token
+        ? await verifier.verify(token).catch((error: unknown) => {
+            onRefused();
+            throw error;
+          })
+        : null;
       extendContext({
-        somaClaims: token ? await verifier.verify(token) : null,
+        somaClaims: claims,
         ...(ip ? { somaClientIp: ip } : {}),
       });
     },

@@ -16,17 +16,23 @@ export interface RequestBudgets {
 }
 
 /** The per-minute request budgets over HTTP and graphql-ws alike (docs/router.md "Rate limits"). */
-export function createRequestBudgets(limiter: RateLimiter, settings: RateLimitSettings): RequestBudgets {
+export function createRequestBudgets(
+  limiter: RateLimiter,
+  settings: RateLimitSettings,
+  /** Told of every refusal, by budget (metrics). */
+  onRefused: (scope: 'ip' | 'subject' | 'tenant') => void = () => {},
+): RequestBudgets {
   const spend = async (
     key: string,
     cost: number,
     limit: number,
     what: string,
-    scope: string,
+    scope: 'ip' | 'subject' | 'tenant',
     http: boolean,
   ) => {
     const decision = await limiter.consume(key, cost, limit, MINUTE);
     if (!decision.allowed) {
+      onRefused(scope);
       throw rateLimited(
         `${what} may spend ${limit} units of work per minute (each operation costs its root fields, aliases included) and this request costs ${cost}`,
         decision.retryAfterMs,

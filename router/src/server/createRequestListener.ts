@@ -1,7 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, RequestListener } from 'node:http';
 import type { GatewayRuntime } from '@graphql-hive/gateway-runtime';
+import type { PlatformMetrics } from '@somaagent/observability';
 import type { SomaRouterContext } from '../plugins/useTokenVerification';
+import type { ReadinessChecks } from './readiness';
 import { readLimitedBody } from './readLimitedBody';
 
 export interface RequestListenerOptions {
@@ -12,6 +14,10 @@ export interface RequestListenerOptions {
   jwksUpstreamUrl?: string | undefined;
   /** `http://host:port` once the server listens ('' before). */
   selfOrigin: () => string;
+  /** HTTP requests counted and timed by route and status. */
+  metrics?: PlatformMetrics | undefined;
+  /** What `/readyz` checks. */
+  readiness: ReadinessChecks;
 }
 
 /**
@@ -20,11 +26,30 @@ export interface RequestListenerOptions {
  */
 export function createRequestListener(options: RequestListenerOptions): RequestListener {
   const { gateway, maxBodyBytes, jwksUpstreamUrl } = options;
+  const { metrics } = options;
   return async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', options.selfOrigin() || 'http://router');
+      if (metrics) {
+        const route = metrics.routeLabel(url.pathname);
+        const stop = metrics.httpDuration.startTimer({ route });
+        res.once('finish', () => {
+          stop();
+          metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+        });
+      }
       if (req.method === 'GET' && url.pathname === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/readyz') {
+        const report = await options.readiness.run();
+        res
+          .writeHead(report.ready ? 200 : 503, {
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+          })
+          .end(JSON.stringify(report));
         return;
       }
       if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json' && jwksUpstreamUrl) {

@@ -37,6 +37,8 @@ export interface SocketServerOptions {
   persistedDocuments?: PersistedDocuments | undefined;
   /** Which client a socket is from (the TCP peer, or what a trusted proxy says). */
   clients: ClientAddresses;
+  /** Told of every token refused at connect (metrics). */
+  onTokenRefused?: () => void;
 }
 
 export interface SocketServer {
@@ -106,6 +108,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
             );
           claims = await verifier.verify(token);
         } catch (error) {
+          options.onTokenRefused?.();
           (ctx.extra.socket as WebSocket).close(4401, truncateReason((error as Error).message));
           return false;
         }

@@ -13,6 +13,8 @@ export function limitConnectionsPerIp(
   http: Server,
   max: number,
   clients: ClientAddresses,
+  /** Told of every connection refused (metrics). */
+  onRefused: () => void = () => {},
 ): { openFrom(ip: string): number } {
   const open = new Map<string, number>();
   if (max > 0) {
@@ -21,6 +23,7 @@ export function limitConnectionsPerIp(
       if (clients.isTrustedProxy(ip)) return;
       const count = open.get(ip) ?? 0;
       if (count >= max) {
+        onRefused();
         const body = JSON.stringify({
           errors: [
             {

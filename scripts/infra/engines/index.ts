@@ -6,12 +6,13 @@ import { minioEngine } from './minio';
 import { oidcEngine } from './oidc';
 import { opaEngine } from './opa';
 import { postgresEngine } from './postgres';
+import { prometheusEngine } from './prometheus';
 import { redisEngine } from './redis';
 import { temporalEngine } from './temporal';
 
 /**
  * Every engine the harness knows, in start order. A new engine (redis, kafka, temporal, opa,
- * clickhouse, minio, llm) is one file in this folder implementing `Engine`, added here.
+ * clickhouse, minio, llm, prometheus) is one file in this folder implementing `Engine`, added here.
  */
 export const ENGINES: readonly Engine[] = [
   postgresEngine,
@@ -23,6 +24,7 @@ export const ENGINES: readonly Engine[] = [
   minioEngine,
   kafkaEngine,
   clickhouseEngine,
+  prometheusEngine,
 ];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
