@@ -101,13 +101,17 @@ function toolParams(request: ChatToolRequest, mode: 'native' | 'json-schema') {
   const tools = request.tools?.length ? request.tools : undefined;
   if (request.tools) validateChatTools(request);
   const choice = request.toolChoice ?? 'auto';
-  if (!tools) return { messages: toOpenAIMessages(request.messages), body: {}, jsonAnswer: false };
+  // `counted`: what a tokenizer or the estimate counts when the server gave no counts.
+  const counted = request.messages;
+  if (!tools) return { messages: toOpenAIMessages(request.messages), counted, body: {}, jsonAnswer: false };
   if (mode === 'json-schema') {
-    const messages = toOpenAIMessages(flattenToolMessages(request.messages, toolSystemPrompt(tools, choice)));
-    if (choice === 'none') return { messages, body: {}, jsonAnswer: false };
+    const flat = flattenToolMessages(request.messages, toolSystemPrompt(tools, choice));
+    const messages = toOpenAIMessages(flat);
+    if (choice === 'none') return { messages, counted: flat, body: {}, jsonAnswer: false };
     const schema = toolAnswerSchema(tools, choice, request.parallelToolCalls ?? true);
     return {
       messages,
+      counted: flat,
       body: {
         response_format: { type: 'json_schema' as const, json_schema: { name: 'tool_answer', schema } },
       },
@@ -124,6 +128,8 @@ function toolParams(request: ChatToolRequest, mode: 'native' | 'json-schema') {
   }));
   return {
     messages: toOpenAIMessages(request.messages),
+    // The server renders the tools too: a count of the messages alone falls short of them.
+    counted,
     body: {
       tools: sent,
       tool_choice: typeof choice === 'object' ? 'required' : choice,
@@ -265,12 +271,12 @@ export class OpenAICompatibleChatModel implements ChatModel {
     const soFar = async (): Promise<ChatChunk> => {
       if (running) return { type: 'usage', ...running, source: 'engine' };
       if (!sent) return { type: 'usage', promptTokens: 0, completionTokens: 0, source: 'engine' };
-      const counted = await this.countWithTokenizer(request.messages, received);
+      const counted = await this.countWithTokenizer(tools.counted, received);
       return counted
         ? { type: 'usage', ...counted, source: 'tokenizer' }
         : {
             type: 'usage',
-            promptTokens: estimatePromptTokens(request.messages),
+            promptTokens: estimatePromptTokens(tools.counted),
             completionTokens: contentChunks,
             source: 'estimate',
           };
