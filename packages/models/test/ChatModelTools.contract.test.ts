@@ -191,7 +191,7 @@ describe.each(subjects)('ChatModel tools contract: $name', ({ chat, model, capab
       expect(one).toHaveLength(1);
       expectValidCalls(one, ['get_weather', 'get_time']);
       // How many calls the untrained model makes is its draw (the grammar or response schema
-      // allows any number): at temperature 1, 200 tokens, about half the turns held 2 to 5 calls
+      // allows any number): at temperature 1, 200 tokens, a quarter to a half of the turns held 2 to 5 calls
       // in trials. Sampled until a turn has two complete calls, at most 12 times.
       let complete: ReturnType<typeof callsOf> = [];
       for (let attempt = 0; attempt < 12 && complete.length < 2; attempt++) {
