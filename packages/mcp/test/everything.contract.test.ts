@@ -246,6 +246,19 @@ describe('a server that is not there', () => {
     expect(error.message).toContain('no config, giving up');
   });
 
+  it.each(['auto', '2025-11-25'] as const)(
+    'Streamable HTTP, protocol %s: a URL with no MCP endpoint (HTTP 404) gives ERR_MCP_SERVER_UNAVAILABLE',
+    async (protocol) => {
+      const client = new McpClient({
+        transport: { kind: 'http', url: httpUrl().replace(/\/mcp$/, '/not-mcp') },
+        protocol,
+      });
+      const error = await failure(client.connect());
+      expect(error.code).toBe(McpErrorCode.SERVER_UNAVAILABLE);
+      expect(error.message).toContain('HTTP 404');
+    },
+  );
+
   it('Streamable HTTP: a closed port gives ERR_MCP_SERVER_UNAVAILABLE', async () => {
     const port = await closedPort();
     const client = new McpClient({ transport: { kind: 'http', url: `http://127.0.0.1:${port}/mcp` } });
