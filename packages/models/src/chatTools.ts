@@ -43,8 +43,16 @@ export function validateChatTools(request: Pick<ChatToolRequest, 'tools' | 'tool
         `tool "${tool.name}": parameters must be a JSON Schema with type "object"`,
         tool.name,
       );
+    const dialect = parameters.$schema;
+    if (dialect !== undefined && dialect !== 'https://json-schema.org/draft/2020-12/schema')
+      throw new ChatToolDefinitionError(
+        `tool "${tool.name}": parameters declares $schema ${JSON.stringify(dialect)}; tools take JSON Schema 2020-12 (https://json-schema.org/draft/2020-12/schema, or no $schema)`,
+        tool.name,
+      );
     try {
       ajv.compile(parameters);
+      // Not kept: another request may define a different schema under the same $id.
+      ajv.removeSchema(parameters);
     } catch (error) {
       throw new ChatToolDefinitionError(
         `tool "${tool.name}": parameters is not a valid JSON Schema 2020-12: ${(error as Error).message}`,

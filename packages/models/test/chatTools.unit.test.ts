@@ -72,6 +72,20 @@ describe('validateChatTools', () => {
     expect(() => validateChatTools({})).not.toThrow();
   });
 
+  it('takes a changed schema under the same $id in a later request', () => {
+    for (const type of ['string', 'number'])
+      expect(() =>
+        validateChatTools({
+          tools: [
+            {
+              name: 'f',
+              parameters: { $id: 'https://example.com/f', type: 'object', properties: { a: { type } } },
+            },
+          ],
+        }),
+      ).not.toThrow();
+  });
+
   it.each([
     ['a name with a space', { tools: [{ ...ok, name: 'a b' }] }],
     ['a name of 65 characters', { tools: [{ ...ok, name: 'x'.repeat(65) }] }],
@@ -79,6 +93,14 @@ describe('validateChatTools', () => {
     ['an invalid schema', { tools: [{ ...ok, parameters: { type: 'object', properties: 3 } }] }],
     ['an unknown choice', { tools: [ok], toolChoice: 'always' as 'auto' }],
     ['required without tools', { tools: [], toolChoice: 'required' as const }],
+    [
+      'another dialect',
+      {
+        tools: [
+          { ...ok, parameters: { ...ok.parameters, $schema: 'http://json-schema.org/draft-07/schema#' } },
+        ],
+      },
+    ],
   ])('refuses %s', (_, request) => {
     expect(() => validateChatTools(request)).toThrow(ChatToolDefinitionError);
   });
