@@ -16,6 +16,7 @@ describe('checkModuleWiring', () => {
       'sessions',
       'policy',
       'capsules',
+      'billing',
     ]);
   });
 
