@@ -1,4 +1,5 @@
 export { retryDelayMs } from './backoff';
+export { ToolAnswerParser, toolAnswerSchema, validateChatTools } from './chatTools';
 export { GgufTokenCounter, type TokenCounter } from './GgufTokenCounter';
 export { LocalLlamaChatModel, type LocalLlamaChatModelOptions } from './LocalLlamaChatModel';
 export { createNodeHttpFetch, type NodeHttpFetchOptions } from './nodeHttpFetch';
