@@ -8,6 +8,8 @@ import { SomaError } from '@somaagent/errors';
 export const McpErrorCode = {
   /** The server could not be reached or started (spawn failed, connection refused, exited during the handshake). */
   SERVER_UNAVAILABLE: 'ERR_MCP_SERVER_UNAVAILABLE',
+  /** The server refused the credentials (HTTP 401/403): the configured token is missing, wrong or expired. */
+  UNAUTHORIZED: 'ERR_MCP_UNAUTHORIZED',
   /** The connection was lost while a request was in flight (the server crashed or closed it). */
   CONNECTION_LOST: 'ERR_MCP_CONNECTION_LOST',
   /** The server answered with a JSON-RPC error, or with something the protocol does not allow. */
@@ -37,6 +39,14 @@ export class McpError extends Error {
 export class McpServerUnavailableError extends McpError {
   constructor(message: string, options: { method?: string; cause?: unknown } = {}) {
     super(McpErrorCode.SERVER_UNAVAILABLE, message, options);
+  }
+}
+
+export class McpUnauthorizedError extends McpError {
+  readonly status: number;
+  constructor(message: string, options: { method?: string; cause?: unknown; status: number }) {
+    super(McpErrorCode.UNAUTHORIZED, message, options);
+    this.status = options.status;
   }
 }
 
@@ -107,6 +117,8 @@ export function toSomaError(error: McpError, serverName?: string): SomaError {
   const details = { mcpCode: error.code, ...(serverName ? { server: serverName } : {}) };
   switch (error.code) {
     case McpErrorCode.SERVER_UNAVAILABLE:
+    // The platform's credentials for the server, not the graph caller's: not UNAUTHENTICATED.
+    case McpErrorCode.UNAUTHORIZED:
     case McpErrorCode.CONNECTION_LOST:
     case McpErrorCode.TIMEOUT:
     case McpErrorCode.NOT_CONNECTED:
@@ -207,8 +219,13 @@ export function classifyError(error: unknown, context: ClassifyContext): McpErro
       ...options,
       rpcCode: error.code,
     });
-  // HTTP status errors of the Streamable HTTP transport while connecting (404 on a wrong path, 502 from a proxy).
-  const status = (error as { status?: unknown }).status ?? (error as { code?: unknown }).code;
+  // HTTP status errors of the Streamable HTTP transport (404 on a wrong path, 502 from a proxy).
+  const status = (error as { status?: unknown }).status;
+  if (status === 401 || status === 403)
+    return new McpUnauthorizedError(
+      `MCP server ${serverLabel} refused the credentials (HTTP ${status}) for ${method}; check the token configured for it`,
+      { ...options, status },
+    );
   if (context.connecting && typeof status === 'number' && status >= 400 && status < 600)
     return new McpServerUnavailableError(
       `MCP server ${serverLabel} answered HTTP ${status} to ${method}: ${detail}`,

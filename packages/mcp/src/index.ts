@@ -9,6 +9,7 @@ export {
   type McpProtocolErrorReason,
   McpServerUnavailableError,
   McpTimeoutError,
+  McpUnauthorizedError,
   toSomaError,
 } from './errors';
 export {

@@ -8,6 +8,7 @@ import {
   McpProtocolError,
   McpServerUnavailableError,
   McpTimeoutError,
+  McpUnauthorizedError,
   toSomaError,
 } from '../src/index';
 
@@ -16,6 +17,7 @@ import {
 describe('toSomaError', () => {
   it.each([
     new McpServerUnavailableError('down'),
+    new McpUnauthorizedError('refused', { status: 401 }),
     new McpConnectionLostError('lost'),
     new McpTimeoutError('slow', { timeoutMs: 5 }),
     new McpAbortedError('cancelled'),

@@ -200,6 +200,58 @@ describe('a stdio server that exits in the middle of a call', () => {
   );
 });
 
+describe('Streamable HTTP with a bearer token', () => {
+  let guarded: HttpServerProcess | undefined;
+
+  beforeAll(async () => {
+    guarded = await startHttpServer({
+      script: PAGINATED_SERVER,
+      args: ['--http', '--token', 'tenant-secret'],
+    });
+  });
+
+  afterAll(async () => {
+    await guarded?.[Symbol.asyncDispose]();
+  });
+
+  it.each(['auto', '2025-11-25'] as const)('protocol %s: sends the configured headers', async (protocol) => {
+    await using client = new McpClient({
+      transport: {
+        kind: 'http',
+        url: guarded?.url ?? '',
+        headers: { authorization: 'Bearer tenant-secret' },
+      },
+      protocol,
+    });
+    await client.connect();
+    expect((await client.callTool('echo', { message: 'authorized' })).content).toEqual([
+      { type: 'text', text: 'authorized' },
+    ]);
+  });
+
+  it.each(['auto', '2025-11-25'] as const)(
+    'protocol %s: a wrong token is ERR_MCP_UNAUTHORIZED, never echoing the token',
+    async (protocol) => {
+      const client = new McpClient({
+        transport: {
+          kind: 'http',
+          url: guarded?.url ?? '',
+          headers: { authorization: 'Bearer wrong-secret' },
+        },
+        protocol,
+      });
+      const error = await failure(client.connect());
+      expect(error.code).toBe(McpErrorCode.UNAUTHORIZED);
+      expect(error.message).toContain('HTTP 401');
+      expect(error.message).not.toContain('wrong-secret');
+      expect(toSomaError(error).extensions).toMatchObject({
+        code: 'UNAVAILABLE',
+        mcpCode: 'ERR_MCP_UNAUTHORIZED',
+      });
+    },
+  );
+});
+
 describe('close() while connecting', () => {
   it.each(['auto', '2025-11-25'] as const)(
     'protocol %s: connect() fails with ERR_MCP_NOT_CONNECTED',

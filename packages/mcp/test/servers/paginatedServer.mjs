@@ -7,6 +7,7 @@
 //
 //   node paginatedServer.mjs          stdio
 //   node paginatedServer.mjs --http   Streamable HTTP on 127.0.0.1, a free port; prints `listening <url>`
+//   ... --http --token T                  and answers 401 to requests without `authorization: Bearer T`
 import { createServer } from 'node:http';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
@@ -139,7 +140,14 @@ function buildServer() {
 
 if (process.argv.includes('--http')) {
   const handler = createMcpHandler(() => buildServer());
+  const tokenAt = process.argv.indexOf('--token');
+  const token = tokenAt > 0 ? process.argv[tokenAt + 1] : undefined;
   const http = createServer(async (req, res) => {
+    if (token && req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
+      res.end('{"error":"invalid_token"}');
+      return;
+    }
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks);
