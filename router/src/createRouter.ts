@@ -188,6 +188,7 @@ export async function createRouter(options: RouterOptions): Promise<RunningRoute
     },
     { metrics },
   );
+  metrics?.watchReadiness(() => readiness.run());
   const http = createServer(
     createRequestListener({
       gateway,

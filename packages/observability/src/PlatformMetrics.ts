@@ -19,6 +19,7 @@ export type OperationType = 'query' | 'mutation' | 'subscription';
 export class PlatformMetrics {
   readonly registry = new Registry();
   private readonly socketCounts: (() => number)[] = [];
+  private readonly readinessRuns: (() => Promise<unknown>)[] = [];
 
   readonly httpRequests = new Counter({
     name: 'soma_router_http_requests_total',
@@ -77,9 +78,17 @@ export class PlatformMetrics {
 
   readonly readiness = new Gauge({
     name: 'soma_readiness_check_up',
-    help: 'Last /readyz result per check: 1 passed, 0 failed.',
+    help: 'Readiness per check, as of this scrape (the /readyz checks): 1 passed, 0 failed.',
     labelNames: ['check'] as const,
     registers: [this.registry],
+    // Each scrape runs the checks (or reuses a report under a second old), so alerts on it never
+    // depend on someone probing /readyz.
+    collect: (() => {
+      const runs = this.readinessRuns;
+      return async () => {
+        await Promise.all(runs.map((run) => run().catch(() => undefined)));
+      };
+    })(),
   });
 
   constructor() {
@@ -94,6 +103,11 @@ export class PlatformMetrics {
   /** Counts a router's open sockets into `soma_router_open_websockets` at every scrape. */
   countSockets(count: () => number): void {
     this.socketCounts.push(count);
+  }
+
+  /** Runs a router's readiness checks at every scrape; they set `soma_readiness_check_up` themselves. */
+  watchReadiness(run: () => Promise<unknown>): void {
+    this.readinessRuns.push(run);
   }
 
   /** Text for a `/metrics` response, and its content type. */
