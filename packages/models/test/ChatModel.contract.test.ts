@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChatMessage, type ChatModel, ChatModelError, type ChatStreamChunk } from '@somaagent/ports';
+import { type ChatChunk, type ChatMessage, type ChatModel, ChatModelError } from '@somaagent/ports';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLlamaChatModel } from '../src/LocalLlamaChatModel';
 import { OpenAICompatibleChatModel } from '../src/OpenAICompatibleChatModel';
@@ -49,14 +49,14 @@ afterAll(async () => {
   for (const s of subjects) await s.chat[Symbol.asyncDispose]();
 });
 
-async function drain(stream: AsyncIterable<ChatStreamChunk>) {
-  const chunks: ChatStreamChunk[] = [];
+async function drain(stream: AsyncIterable<ChatChunk>) {
+  const chunks: ChatChunk[] = [];
   for await (const c of stream) chunks.push(c);
   return chunks;
 }
-const usageOf = (chunks: ChatStreamChunk[]) =>
-  chunks.find((c) => c.type === 'usage') as Extract<ChatStreamChunk, { type: 'usage' }>;
-const textOf = (chunks: ChatStreamChunk[]) => chunks.map((c) => (c.type === 'delta' ? c.text : '')).join('');
+const usageOf = (chunks: ChatChunk[]) =>
+  chunks.find((c) => c.type === 'usage') as Extract<ChatChunk, { type: 'usage' }>;
+const textOf = (chunks: ChatChunk[]) => chunks.map((c) => (c.type === 'delta' ? c.text : '')).join('');
 
 const messages: ChatMessage[] = [{ role: 'user', content: 'Count to ten.' }];
 const conversation: ChatMessage[] = [
@@ -83,7 +83,7 @@ describe.each(subjects)('ChatModel contract: $name', ({ chat, model }) => {
     const chunks = await drain(chat.stream({ model, messages, maxTokens: 3, temperature: 1 }));
     const usage = usageOf(chunks);
     expect(usage.completionTokens).toBeLessThanOrEqual(3);
-    const finish = chunks.at(-1) as Extract<ChatStreamChunk, { type: 'finish' }>;
+    const finish = chunks.at(-1) as Extract<ChatChunk, { type: 'finish' }>;
     if (usage.completionTokens === 3) expect(finish.reason).toBe('length');
   });
 
@@ -102,7 +102,7 @@ describe.each(subjects)('ChatModel contract: $name', ({ chat, model }) => {
 
   it('stops promptly when the signal aborts', async () => {
     const abort = new AbortController();
-    const chunks: ChatStreamChunk[] = [];
+    const chunks: ChatChunk[] = [];
     const started = Date.now();
     for await (const c of chat.stream({ model, messages, maxTokens: 2000, signal: abort.signal })) {
       chunks.push(c);

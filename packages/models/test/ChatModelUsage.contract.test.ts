@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChatMessage, type ChatModel, ChatModelError, type ChatStreamChunk } from '@somaagent/ports';
+import { type ChatChunk, type ChatMessage, type ChatModel, ChatModelError } from '@somaagent/ports';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCuttingLlmFront } from '../../../tests/support/cuttingLlmFront';
 import { GgufTokenCounter } from '../src/GgufTokenCounter';
@@ -42,12 +42,12 @@ afterAll(async () => {
   for (const s of subjects) await s.chat[Symbol.asyncDispose]();
 });
 
-type Usage = Extract<ChatStreamChunk, { type: 'usage' }>;
-const usageOf = (chunks: ChatStreamChunk[]) => chunks.find((c): c is Usage => c.type === 'usage');
-const textOf = (chunks: ChatStreamChunk[]) => chunks.map((c) => (c.type === 'delta' ? c.text : '')).join('');
+type Usage = Extract<ChatChunk, { type: 'usage' }>;
+const usageOf = (chunks: ChatChunk[]) => chunks.find((c): c is Usage => c.type === 'usage');
+const textOf = (chunks: ChatChunk[]) => chunks.map((c) => (c.type === 'delta' ? c.text : '')).join('');
 
-async function drain(stream: AsyncIterable<ChatStreamChunk>) {
-  const chunks: ChatStreamChunk[] = [];
+async function drain(stream: AsyncIterable<ChatChunk>) {
+  const chunks: ChatChunk[] = [];
   for await (const c of stream) chunks.push(c);
   return chunks;
 }
@@ -55,7 +55,7 @@ async function drain(stream: AsyncIterable<ChatStreamChunk>) {
 /** Streams and aborts once `deltas` deltas arrived; keeps reading until the adapter ends. */
 async function cancelAfter(chat: ChatModel, model: string, messages: ChatMessage[], deltas: number) {
   const abort = new AbortController();
-  const chunks: ChatStreamChunk[] = [];
+  const chunks: ChatChunk[] = [];
   for await (const c of chat.stream({
     model,
     messages,
@@ -78,7 +78,7 @@ describe.each(subjects)('ChatModel usage when cut short: $name', ({ chat, model 
   it('a cancelled stream reports the engine’s prompt count and exactly the tokens that produced its text', async () => {
     const complete = usageOf(await drain(chat.stream({ model, messages, maxTokens: 1, temperature: 0 })))!;
     // The untrained model may sample end-of-text early; such an attempt was not cut short.
-    let chunks: ChatStreamChunk[] = [];
+    let chunks: ChatChunk[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       chunks = await cancelAfter(chat, model, messages, 6);
       if (chunks.at(-1)?.type === 'finish' && (chunks.at(-1) as { reason: string }).reason === 'cancelled')
@@ -129,7 +129,7 @@ describe('OpenAICompatibleChatModel: usage of streams cut short', () => {
           OpenAICompatibleChatModel.fromUrl(baseUrl, apiKey).stream({ model, messages, maxTokens: 1 }),
         ),
       )!;
-      const chunks: ChatStreamChunk[] = [];
+      const chunks: ChatChunk[] = [];
       const error = await (async () => {
         for await (const c of chat.stream({ model, messages, maxTokens: 2000, temperature: 0 }))
           chunks.push(c);
