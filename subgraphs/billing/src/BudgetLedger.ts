@@ -95,22 +95,23 @@ export class BudgetLedger implements BudgetGuard {
         return { ok: true, hold: toHold(request.tenantId, existing) };
       }
 
+      // A budget deleted since the first SELECT is gone from here: the hold skips it.
       const budgets = await lockedBudgets(tx, applicable);
+      const ids = budgets.map((b) => b.id);
       for (const b of budgets) {
         const posted = effectivePosted(b, now);
         if (posted + b.held_micros + request.amountMicros > b.limit_micros)
           return { ok: false, refusal: refusal(b, posted, request.amountMicros, now) };
       }
-      if (applicable.length > 0) {
+      if (ids.length > 0) {
         // The WHERE repeats the check: belt and braces, the rows are locked since lockAndExpire.
         const { rowCount } = await tx.query(
           `UPDATE billing.budgets SET ${ROLL}, held_micros = held_micros + $4
             WHERE id = ANY($1::uuid[]) AND ${POSTED_NOW} + held_micros + $4 <= limit_micros`,
-          [uuids(applicable), dayStart(now), monthStart(now), request.amountMicros],
+          [uuids(ids), dayStart(now), monthStart(now), request.amountMicros],
           { name: 'billing.hold' },
         );
-        if (rowCount !== applicable.length)
-          throw new Error('billing: a locked budget changed under its lock');
+        if (rowCount !== ids.length) throw new Error('billing: a locked budget changed under its lock');
       }
       const { rows } = await tx.query<HoldRow>(
         `INSERT INTO billing.holds (tenant_id, idempotency_key, budget_ids, subjects, purpose, amount_micros, created_at, expires_at)
@@ -118,7 +119,7 @@ export class BudgetLedger implements BudgetGuard {
          RETURNING ${HOLD_COLUMNS}`,
         [
           request.idempotencyKey,
-          uuids(applicable),
+          uuids(ids),
           JSON.stringify(s),
           request.purpose,
           request.amountMicros,
@@ -132,9 +133,11 @@ export class BudgetLedger implements BudgetGuard {
 
   settle(ref: BudgetHoldRef, actualMicros: number): Promise<BudgetHold> {
     if (!Number.isSafeInteger(actualMicros) || actualMicros < 0) {
-      throw new SomaError('BAD_USER_INPUT', 'actualMicros must be an integer ≥ 0 (micro-dollars)', {
-        field: 'actualMicros',
-      });
+      return Promise.reject(
+        new SomaError('BAD_USER_INPUT', 'actualMicros must be an integer ≥ 0 (micro-dollars)', {
+          field: 'actualMicros',
+        }),
+      );
     }
     return this.close(ref, actualMicros, 'SETTLED');
   }
