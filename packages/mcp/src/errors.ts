@@ -1,5 +1,5 @@
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
-import { SomaError } from '@somaagent/errors';
+import { clip, SomaError } from '@somaagent/errors';
 
 /**
  * Stable codes of the MCP client's errors. Callers (the tools subgraph, the agent loop) switch on
@@ -108,13 +108,30 @@ export const isMcpError = (value: unknown): value is McpError => value instanceo
 const CALLER_RPC_CODES = new Set([-32602, -32601]);
 
 /**
+ * What the graph says for each failure. Fixed sentences, not `error.message`: that one quotes the
+ * server's stderr and HTTP bodies, which are for the operator's logs, not for API callers.
+ */
+const GRAPH_MESSAGES: Record<McpErrorCode, string> = {
+  ERR_MCP_SERVER_UNAVAILABLE:
+    'could not be started or reached; try again later or ask an administrator to check it',
+  ERR_MCP_UNAUTHORIZED: 'refused the credentials configured for it; an administrator must update its secret',
+  ERR_MCP_CONNECTION_LOST: 'went away during the call; try again',
+  ERR_MCP_TIMEOUT: 'did not answer in time; try again later',
+  ERR_MCP_ABORTED: 'call was cancelled',
+  ERR_MCP_NOT_CONNECTED: 'is not connected; try again',
+  ERR_MCP_PROTOCOL: 'answered in a way the protocol does not allow',
+};
+
+/**
  * The GraphQL error for an MCP failure, for the graph's `extensions.code`: a server that is down,
- * lost or slow (or a call the caller cancelled) is UNAVAILABLE; a request the server rejected as invalid (unknown tool, invalid
- * arguments) is BAD_USER_INPUT; anything else stays an internal error. `mcpCode` carries the
- * client's own code.
+ * lost, slow or refusing our credentials (or a call the caller cancelled) is UNAVAILABLE; a
+ * request the server rejected as invalid (invalid params, unknown method) is BAD_USER_INPUT with
+ * the server's own message; anything else is INTERNAL_SERVER_ERROR. `mcpCode` carries the
+ * client's code.
  */
 export function toSomaError(error: McpError, serverName?: string): SomaError {
   const details = { mcpCode: error.code, ...(serverName ? { server: serverName } : {}) };
+  const message = `MCP server ${serverName ? `"${serverName}" ` : ''}${GRAPH_MESSAGES[error.code]}`;
   switch (error.code) {
     case McpErrorCode.SERVER_UNAVAILABLE:
     // The platform's credentials for the server, not the graph caller's: not UNAUTHENTICATED.
@@ -124,14 +141,27 @@ export function toSomaError(error: McpError, serverName?: string): SomaError {
     case McpErrorCode.NOT_CONNECTED:
     // The platform has no "cancelled" code; the caller who aborted knows why, `mcpCode` tells others.
     case McpErrorCode.ABORTED:
-      return new SomaError('UNAVAILABLE', error.message, details);
+      return new SomaError('UNAVAILABLE', message, details);
     case McpErrorCode.PROTOCOL: {
       const { rpcCode, reason } = error as McpProtocolError;
+      // The server's words on what was wrong with the request are what the caller needs to fix it.
       if (reason === 'SERVER_ERROR' && rpcCode !== undefined && CALLER_RPC_CODES.has(rpcCode))
-        return new SomaError('BAD_USER_INPUT', error.message, { ...details, reason, rpcCode });
-      return new SomaError('INTERNAL_SERVER_ERROR', error.message, { ...details, reason, rpcCode });
+        return new SomaError(
+          'BAD_USER_INPUT',
+          `MCP server rejected the request: ${clip(serverMessage(error), 300)}`,
+          {
+            ...details,
+            reason,
+            rpcCode,
+          },
+        );
+      return new SomaError('INTERNAL_SERVER_ERROR', message, { ...details, reason, rpcCode });
     }
   }
+}
+
+function serverMessage(error: McpError): string {
+  return error.cause instanceof Error ? error.cause.message : error.message;
 }
 
 /** Connection-level failures of Node's networking and of `fetch` (`TypeError: fetch failed` wraps one of these). */
@@ -176,7 +206,7 @@ export function classifyError(error: unknown, context: ClassifyContext): McpErro
   const options = { method, cause: error };
   if (context.signal?.aborted)
     return new McpAbortedError(`${method} to MCP server ${serverLabel} was cancelled by the caller`, options);
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = clip(error instanceof Error ? error.message : String(error), 500);
   const lost = (why: string) =>
     context.connecting
       ? new McpServerUnavailableError(

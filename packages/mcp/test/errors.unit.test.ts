@@ -25,7 +25,7 @@ describe('toSomaError', () => {
   ])('$code is UNAVAILABLE, with mcpCode and the server name', (error) => {
     const soma = toSomaError(error, 'github');
     expect(soma.extensions).toMatchObject({ code: 'UNAVAILABLE', mcpCode: error.code, server: 'github' });
-    expect(soma.message).toBe(error.message);
+    expect(soma.message).toMatch(/^MCP server "github" /);
   });
 
   it.each([
@@ -51,6 +51,18 @@ describe('toSomaError', () => {
       });
     },
   );
+
+  it('the graph message never carries the detailed one (stderr, HTTP bodies are for logs)', () => {
+    const error = new McpServerUnavailableError('exited; server stderr: TOKEN=abc123 rejected');
+    expect(toSomaError(error, 'x').message).not.toContain('abc123');
+    const rejected = new McpProtocolError('MCP server x rejected tools/call: ...', {
+      rpcCode: -32602,
+      cause: new Error('MCP error -32602: invalid cursor 999'),
+    });
+    expect(toSomaError(rejected).message).toBe(
+      'MCP server rejected the request: MCP error -32602: invalid cursor 999',
+    );
+  });
 
   it('every class is an McpError named after itself, keeping its cause', () => {
     const cause = new Error('ECONNREFUSED');
