@@ -92,7 +92,8 @@ export interface McpServerInfo {
   instructions?: string;
 }
 
-type State = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
+/** `lost`: the server went away; `connect()` again starts afresh. `closed`: `close()` was called. */
+export type McpClientState = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
 
 const NEGOTIATION: Record<McpProtocolChoice, VersionNegotiationOptions> = {
   auto: { mode: 'auto' },
@@ -113,7 +114,7 @@ const NEGOTIATION: Record<McpProtocolChoice, VersionNegotiationOptions> = {
 export class McpClient implements AsyncDisposable {
   readonly #options: McpClientOptions;
   readonly #label: string;
-  #state: State = 'idle';
+  #state: McpClientState = 'idle';
   #sdk: Client | undefined;
   #opened: OpenedTransport | undefined;
   #info: McpServerInfo | undefined;
@@ -129,7 +130,7 @@ export class McpClient implements AsyncDisposable {
   }
 
   /** `connected` once `connect()` succeeded; `lost` after the server went away (call `connect()` again). */
-  get state(): State {
+  get state(): McpClientState {
     return this.#state;
   }
 

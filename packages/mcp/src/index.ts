@@ -17,6 +17,7 @@ export {
   type McpCallToolOptions,
   McpClient,
   type McpClientOptions,
+  type McpClientState,
   type McpPage,
   type McpPrompt,
   type McpPromptResult,
