@@ -18,7 +18,7 @@ import {
 
 // Both revisions against a real server on the official SDK's server package
 // (test/servers/paginatedServer.mjs: it serves 2026-07-28 and, for 2025 clients, the 2025-11-25
-// fallback), with lists of 5 tools, 5 resources and 3 prompts served 2 per page.
+// fallback), with lists of 6 tools, 5 resources and 3 prompts served 2 per page.
 
 async function failure(promise: Promise<unknown>): Promise<McpError> {
   try {
@@ -89,6 +89,7 @@ describe.each(cases)('$transport, protocol $protocol', ({ make, protocol, expect
       'wrong-structure',
       'slow',
       'crash',
+      'cancellations',
     ]);
     expect((await client.listResources()).map((resource) => resource.uri)).toEqual([
       'memo://1',
@@ -111,7 +112,7 @@ describe.each(cases)('$transport, protocol $protocol', ({ make, protocol, expect
     const second = await client.listToolsPage(first.nextCursor);
     expect(second.items.map((tool) => tool.name)).toEqual(['wrong-structure', 'slow']);
     const last = await client.listToolsPage(second.nextCursor);
-    expect(last.items.map((tool) => tool.name)).toEqual(['crash']);
+    expect(last.items.map((tool) => tool.name)).toEqual(['crash', 'cancellations']);
     expect(last.nextCursor).toBeUndefined();
     const resources = await client.listResourcesPage(undefined);
     expect(resources.items).toHaveLength(2);
@@ -174,6 +175,18 @@ describe.each(cases)('$transport, protocol $protocol', ({ make, protocol, expect
     expect((await client.callTool('echo', { message: 'ok' })).content).toEqual([
       { type: 'text', text: 'ok' },
     ]);
+  });
+
+  it('an abort reaches the server: its handler’s signal fires', async () => {
+    const count = async () => {
+      const first = (await client.callTool('cancellations', {})).content[0];
+      return Number(first && first.type === 'text' ? first.text : Number.NaN);
+    };
+    const before = await count();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await failure(client.callTool('slow', { ms: 5_000 }, { signal: controller.signal }));
+    await expect.poll(count, { timeout: 5_000 }).toBeGreaterThan(before);
   });
 });
 

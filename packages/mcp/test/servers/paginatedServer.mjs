@@ -38,7 +38,14 @@ const TOOLS = [
     inputSchema: objectSchema({ ms: { type: 'number' } }),
   },
   { name: 'crash', description: 'Exits the server process mid-call', inputSchema: objectSchema({}) },
+  {
+    name: 'cancellations',
+    description: 'How many `slow` calls were cancelled by their client',
+    inputSchema: objectSchema({}),
+  },
 ];
+// Counted per process: the HTTP mode builds a server per request.
+let cancellations = 0;
 const RESOURCES = [1, 2, 3, 4, 5].map((n) => ({
   uri: `memo://${n}`,
   name: `memo ${n}`,
@@ -69,6 +76,7 @@ function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
+      cancellations++;
       clearTimeout(timer);
       reject(new Error('cancelled'));
     });
@@ -98,6 +106,8 @@ function buildServer() {
       case 'slow':
         await sleep(Number(args.ms ?? 1000), ctx.mcpReq.signal);
         return { content: [{ type: 'text', text: `waited ${args.ms} ms` }] };
+      case 'cancellations':
+        return { content: [{ type: 'text', text: String(cancellations) }] };
       case 'crash':
         setTimeout(() => process.exit(3), 20);
         return await new Promise(() => {});
