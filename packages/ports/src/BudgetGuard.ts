@@ -63,6 +63,21 @@ export interface BudgetRefusal {
 
 export type BudgetHoldResult = { ok: true; hold: BudgetHold } | { ok: false; refusal: BudgetRefusal };
 
+/**
+ * What a settled call used, stored with its cost in the usage record its settlement writes (one
+ * per settled hold, in the same transaction) and published as a `billing.usage` event.
+ */
+export interface BudgetUsage {
+  /** The model called (a price-table name), ≤ 200 characters. */
+  model?: string;
+  /** The tool called, ≤ 200 characters. */
+  tool?: string;
+  promptTokens?: number;
+  completionTokens?: number;
+  /** Wall time of the call in milliseconds. */
+  latencyMs?: number;
+}
+
 /** A hold of one tenant. */
 export interface BudgetHoldRef {
   tenantId: string;
@@ -82,10 +97,11 @@ export interface BudgetGuard {
   /**
    * Posts `actualMicros` (capped at the hold's amount: a hold is the most a call may cost) and
    * releases the rest. Settling a hold that is no longer OPEN changes nothing and returns it as
-   * it is (a retried settle never charges twice; an EXPIRED hold posts nothing).
+   * it is (a retried settle never charges twice; an EXPIRED hold posts nothing). The settlement
+   * that posts writes the call's usage record (`usage`, the cost, the hold's subjects and purpose).
    * @throws BudgetHoldNotFound
    */
-  settle(ref: BudgetHoldRef, actualMicros: number): Promise<BudgetHold>;
+  settle(ref: BudgetHoldRef, actualMicros: number, usage?: BudgetUsage): Promise<BudgetHold>;
   /** Releases the whole hold (the call was not made). Like settle, a no-op on a closed hold. @throws BudgetHoldNotFound */
   release(ref: BudgetHoldRef): Promise<BudgetHold>;
 }

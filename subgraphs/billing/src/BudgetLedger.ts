@@ -8,6 +8,7 @@ import {
   type BudgetHoldRequest,
   type BudgetHoldResult,
   type BudgetRefusal,
+  type BudgetUsage,
   type SqlDatabase,
   type SqlExecutor,
 } from '@somaagent/ports';
@@ -29,7 +30,13 @@ export interface BudgetLedgerOptions {
    * @default () => new Date()
    */
   clock?: () => Date;
+  /** Called after a settlement that recorded usage has committed (the outbox relay's kick). */
+  onUsageRecorded?: () => void;
 }
+
+/** The event each usage record publishes (through billing.outbox). */
+export const USAGE_TOPIC = 'billing.usage';
+export const USAGE_EVENT = 'usage.recorded';
 
 /**
  * The budget ledger (implements the `budgetGuard` port). Every operation is one transaction of
@@ -41,12 +48,14 @@ export interface BudgetLedgerOptions {
  */
 export class BudgetLedger implements BudgetGuard {
   private readonly clock: () => Date;
+  private readonly onUsageRecorded: () => void;
 
   constructor(
     private readonly db: SqlDatabase,
     options: BudgetLedgerOptions = {},
   ) {
     this.clock = options.clock ?? (() => new Date());
+    this.onUsageRecorded = options.onUsageRecorded ?? (() => undefined);
   }
 
   async hold(request: BudgetHoldRequest): Promise<BudgetHoldResult> {
@@ -131,19 +140,19 @@ export class BudgetLedger implements BudgetGuard {
     });
   }
 
-  settle(ref: BudgetHoldRef, actualMicros: number): Promise<BudgetHold> {
+  async settle(ref: BudgetHoldRef, actualMicros: number, usage: BudgetUsage = {}): Promise<BudgetHold> {
     if (!Number.isSafeInteger(actualMicros) || actualMicros < 0) {
-      return Promise.reject(
-        new SomaError('BAD_USER_INPUT', 'actualMicros must be an integer ≥ 0 (micro-dollars)', {
-          field: 'actualMicros',
-        }),
-      );
+      throw new SomaError('BAD_USER_INPUT', 'actualMicros must be an integer ≥ 0 (micro-dollars)', {
+        field: 'actualMicros',
+      });
     }
-    return this.close(ref, actualMicros, 'SETTLED');
+    const closed = await this.close(ref, actualMicros, 'SETTLED', checkUsage(usage));
+    if (closed.recorded) this.onUsageRecorded();
+    return closed.hold;
   }
 
-  release(ref: BudgetHoldRef): Promise<BudgetHold> {
-    return this.close(ref, 0, 'RELEASED');
+  async release(ref: BudgetHoldRef): Promise<BudgetHold> {
+    return (await this.close(ref, 0, 'RELEASED', {})).hold;
   }
 
   /**
@@ -174,11 +183,13 @@ export class BudgetLedger implements BudgetGuard {
     ref: BudgetHoldRef,
     actualMicros: number,
     state: 'SETTLED' | 'RELEASED',
-  ): Promise<BudgetHold> {
+    usage: BudgetUsage,
+  ): Promise<{ hold: BudgetHold; recorded: boolean }> {
     if (!UUID.test(ref.holdId) || !UUID.test(ref.tenantId))
       return Promise.reject(new BudgetHoldNotFound(`no hold ${ref.holdId.slice(0, 40)}`));
     const now = this.clock();
-    return this.db.withScope({ tenantId: ref.tenantId }, async (tx) => {
+    let recorded = false;
+    const closed = this.db.withScope({ tenantId: ref.tenantId }, async (tx) => {
       const found = await tx.query<{ budget_ids: string[] }>(
         'SELECT budget_ids::text[] AS budget_ids FROM billing.holds WHERE id = $1',
         [ref.holdId],
@@ -209,6 +220,10 @@ export class BudgetLedger implements BudgetGuard {
           [uuids(hold.budget_ids), dayStart(now), monthStart(now), posted, hold.amount_micros],
           { name: 'billing.settle' },
         );
+        if (state === 'SETTLED') {
+          await recordUsage(tx, hold.id, posted, usage, now);
+          recorded = true;
+        }
       }
       return toHold(
         ref.tenantId,
@@ -216,6 +231,7 @@ export class BudgetLedger implements BudgetGuard {
           .rows[0]!,
       );
     });
+    return closed.then((hold) => ({ hold, recorded }));
   }
 
   /**
@@ -288,6 +304,53 @@ async function expire(tx: SqlExecutor, holdIds: string[], now: Date): Promise<nu
     { name: 'billing.expire' },
   );
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * The call's usage record and its `billing.usage` event, in the settlement's transaction: one
+ * statement, so a record never exists without its event nor the other way round.
+ */
+async function recordUsage(tx: SqlExecutor, holdId: string, cost: number, u: BudgetUsage, now: Date) {
+  await tx.query(
+    `WITH u AS (
+       INSERT INTO billing.usage_records (hold_id, tenant_id, budget_ids, subjects, purpose, model, tool,
+                                          prompt_tokens, completion_tokens, latency_ms, cost_micros, created_at)
+       SELECT id, tenant_id, budget_ids, subjects, purpose, $2, $3, $4, $5, $6, $7, $8 FROM billing.holds WHERE id = $1
+       RETURNING *)
+     INSERT INTO billing.outbox (tenant_id, topic, type, payload)
+     SELECT tenant_id, '${USAGE_TOPIC}', '${USAGE_EVENT}', jsonb_build_object(
+              'holdId', hold_id, 'costMicros', cost_micros, 'budgetIds', budget_ids, 'subjects', subjects,
+              'purpose', purpose, 'model', model, 'tool', tool, 'promptTokens', prompt_tokens,
+              'completionTokens', completion_tokens, 'latencyMs', latency_ms,
+              'recordedAt', ${`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`})
+       FROM u`,
+    [
+      holdId,
+      u.model ?? null,
+      u.tool ?? null,
+      u.promptTokens ?? null,
+      u.completionTokens ?? null,
+      u.latencyMs ?? null,
+      cost,
+      now,
+    ],
+    { name: 'billing.usage' },
+  );
+}
+
+function checkUsage(u: BudgetUsage): BudgetUsage {
+  const bad = (field: string, message: string) => new SomaError('BAD_USER_INPUT', message, { field });
+  for (const key of ['model', 'tool'] as const) {
+    const v = u[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length < 1 || v.length > 200))
+      throw bad(`usage.${key}`, `usage.${key} must be 1..200 characters`);
+  }
+  for (const key of ['promptTokens', 'completionTokens', 'latencyMs'] as const) {
+    const v = u[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2_147_483_647))
+      throw bad(`usage.${key}`, `usage.${key} must be an integer ≥ 0`);
+  }
+  return u;
 }
 
 async function holdByKey(tx: SqlExecutor, key: string): Promise<HoldRow | null> {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { toConnection } from '@somaagent/pagination';
-import type { SqlDatabase } from '@somaagent/ports';
+import type { EventBus, SqlDatabase } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
+import { BillingOutboxRelay } from './BillingOutboxRelay';
 import { BudgetAdmin } from './BudgetAdmin';
 import { BudgetLedger } from './BudgetLedger';
 import type { Resolvers } from './generated/resolvers-types';
@@ -17,6 +18,11 @@ export interface BillingDeps {
    * @default () => new Date()
    */
   clock?: () => Date;
+  /**
+   * Where `billing.usage` events go (the runtime's bus: in process, or Kafka). Without one, usage
+   * records are still written and their outbox rows wait for a relay.
+   */
+  events?: EventBus;
 }
 
 export interface BillingContext {
@@ -37,7 +43,8 @@ export const billingTypeDefs = parse(readFileSync(new URL('../schema.graphql', i
 /** The billing subgraph: build it, then serve it with `serveSubgraph`. */
 export async function createBillingSubgraph(deps: BillingDeps): Promise<BillingSubgraph> {
   const clock = deps.clock ?? (() => new Date());
-  const ledger = new BudgetLedger(deps.db, { clock });
+  const relay = deps.events ? new BillingOutboxRelay(deps.db, deps.events).start() : undefined;
+  const ledger = new BudgetLedger(deps.db, { clock, onUsageRecorded: () => relay?.kick() });
   const budgets = new BudgetAdmin(deps.db, clock);
 
   const resolvers: Resolvers = {
@@ -77,6 +84,8 @@ export async function createBillingSubgraph(deps: BillingDeps): Promise<BillingS
     createContext: (claims) => ({ claims }),
     ledger,
     budgets,
-    async [Symbol.asyncDispose]() {},
+    async [Symbol.asyncDispose]() {
+      await relay?.[Symbol.asyncDispose]();
+    },
   };
 }

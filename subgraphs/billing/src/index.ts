@@ -1,9 +1,12 @@
+export { BillingOutboxRelay, type BillingOutboxRelayOptions } from './BillingOutboxRelay';
 export { BudgetAdmin, type CreateBudgetInput, MAX_LIMIT_MICROS, type UpdateBudgetInput } from './BudgetAdmin';
 export {
   BudgetLedger,
   type BudgetLedgerOptions,
   DEFAULT_HOLD_TTL_SECONDS,
   MAX_HOLD_MICROS,
+  USAGE_EVENT,
+  USAGE_TOPIC,
 } from './BudgetLedger';
 export { BUDGET_PERIODS, BUDGET_SCOPES, type BudgetPeriod, type BudgetRow } from './BudgetRows';
 export { BILLING_CAPABILITIES, type BillingCapability } from './capabilities';

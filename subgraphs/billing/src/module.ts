@@ -3,8 +3,8 @@ import { BILLING_CAPABILITIES } from './capabilities';
 import { type BillingDeps, createBillingSubgraph } from './createBillingSubgraph';
 import { billingMigrations } from './migrations';
 
-/** The billing module's own settings (the database comes from the runtime). */
-export type BillingModuleConfig = Omit<BillingDeps, 'db'>;
+/** The billing module's own settings (the database and the event bus come from the runtime). */
+export type BillingModuleConfig = Omit<BillingDeps, 'db' | 'events'>;
 
 /**
  * Budgets and the ledger of holds. Provides `budgetGuard` to the domains that make billable
@@ -17,5 +17,5 @@ export const billingModule = defineSubgraphModule({
   provides: ['budgetGuard'],
   needs: [],
   create: ({ runtime, config }: ModuleDeps<BillingModuleConfig, never>) =>
-    createBillingSubgraph({ ...config, db: runtime.db }),
+    createBillingSubgraph({ ...config, db: runtime.db, events: runtime.events }),
 });
