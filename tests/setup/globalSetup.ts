@@ -26,6 +26,7 @@ const TEST_ENGINES = [
   'kafka',
   'clickhouse',
   'prometheus',
+  'chromium',
 ] as const;
 
 interface Shared {

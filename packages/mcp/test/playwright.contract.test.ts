@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpClient } from '../src/index';
 import { stdioServer } from './serverProcesses';
 
-// @playwright/mcp from npm driving Debian's Chromium (`apt-get install chromium`), headless, on a
-// page served from 127.0.0.1 by the test. The browser is a prerequisite like the harness's
-// engines: a missing one fails the run, it is not skipped.
-const CHROMIUM = '/usr/bin/chromium';
+// @playwright/mcp from npm driving Debian's Chromium, headless, on a page served from 127.0.0.1 by
+// the test. The harness installs the browser (engine `chromium`); a missing one fails the run.
+const CHROMIUM = process.env.SOMA_CHROMIUM;
+if (!CHROMIUM) throw new Error('the test harness did not provide the chromium engine (SOMA_CHROMIUM)');
 
 const PAGE = `<!doctype html><title>Launch control</title>
 <h1 id="status">Waiting</h1>
@@ -25,7 +25,7 @@ describe('@playwright/mcp with Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install chromium\``);
+      throw new Error(`${CHROMIUM} is missing: the chromium engine did not install it`);
     site = createServer((req, res) => {
       requests.push(`${req.method} ${req.url}`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine';
+import { chromiumEngine } from './chromium';
 import { clickhouseEngine } from './clickhouse';
 import { kafkaEngine } from './kafka';
 import { llmEngine } from './llm';
@@ -12,7 +13,7 @@ import { temporalEngine } from './temporal';
 
 /**
  * Every engine the harness knows, in start order. A new engine (redis, kafka, temporal, opa,
- * clickhouse, minio, llm, prometheus) is one file in this folder implementing `Engine`, added here.
+ * clickhouse, minio, llm, prometheus, chromium) is one file in this folder implementing `Engine`, added here.
  */
 export const ENGINES: readonly Engine[] = [
   postgresEngine,
@@ -25,6 +26,7 @@ export const ENGINES: readonly Engine[] = [
   kafkaEngine,
   clickhouseEngine,
   prometheusEngine,
+  chromiumEngine,
 ];
 
 export const ENGINE_NAMES = ENGINES.map((e) => e.name);
