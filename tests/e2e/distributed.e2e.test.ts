@@ -467,7 +467,7 @@ describe('a bad or missing variable stops a subgraph or router process, naming i
   it('exits 2: an unknown module, identity without its issuer and sealing secret, a router missing a subgraph URL', async () => {
     const base = { SOMA_DATABASE_URL: postgres.appUrl, SOMA_ROUTER_SECRET: routerSecret };
     const [unknown, identity, router] = await Promise.all([
-      runToExit(['subgraph', '--', 'billing'], onlyEnv(base)),
+      runToExit(['subgraph', '--', 'warehouse'], onlyEnv(base)),
       runToExit(['subgraph', '--', 'identity'], onlyEnv(base)),
       runToExit(
         ['router'],
@@ -484,7 +484,7 @@ describe('a bad or missing variable stops a subgraph or router process, naming i
     ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
-      `usage: npm run subgraph -- <name>, one of: ${platformModules.map((m) => m.name).join(', ')} (not "billing")`,
+      `usage: npm run subgraph -- <name>, one of: ${platformModules.map((m) => m.name).join(', ')} (not "warehouse")`,
     );
     expect(identity.code).toBe(2);
     expect(identity.stderr).toContain('subgraph identity: invalid configuration');
