@@ -207,14 +207,18 @@ function collect<T>(
 ) {
   return new Promise<T[]>((resolvePromise, reject) => {
     const events: T[] = [];
+    let finished = false;
     const unsubscribe = client.subscribe(
       { query, variables },
       {
         next: (value) => {
+          // Messages already received may still be delivered after unsubscribing: not ours any more.
+          if (finished) return;
           if (value.errors) return reject(new Error(JSON.stringify(value.errors)));
           const event = Object.values(value.data ?? {})[0] as T;
           events.push(event);
           if (done(event)) {
+            finished = true;
             unsubscribe();
             resolvePromise(events);
           }
