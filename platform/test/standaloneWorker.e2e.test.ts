@@ -82,7 +82,11 @@ describe('the standalone worker process, wired as the embedded platform', () => 
       SOMA_WORKER_ENGINE: 'journal',
       SOMA_DATABASE_URL: url.toString(),
       SOMA_ARTIFACTS_DIR: join(tmp, 'artifacts'),
-      SOMA_S3_ENDPOINT: '',
+      // Artifacts in the folder above: none of the harness's S3 variables reach the worker.
+      SOMA_S3_ENDPOINT: undefined,
+      SOMA_S3_BUCKET: undefined,
+      SOMA_S3_ACCESS_KEY_ID: undefined,
+      SOMA_S3_SECRET_ACCESS_KEY: undefined,
       SOMA_OPA_URL: undefined,
       SOMA_KAFKA_BROKERS: undefined,
       SOMA_REDIS_URL: undefined,

@@ -10,6 +10,28 @@ export interface KafkaEventBusOptions {
 }
 
 /**
+ * Runs `work` again while the broker answers that partition leadership is still settling (a topic
+ * just created, or a broker just started): kafkajs marks those errors retriable but its admin
+ * surfaces them. Other errors, and the last attempt's, are thrown.
+ */
+async function whileLeadersMove<T>(work: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const { retriable, type } = error as { retriable?: boolean; type?: string };
+      const settling =
+        retriable === true &&
+        (type === 'NOT_LEADER_FOR_PARTITION' ||
+          type === 'LEADER_NOT_AVAILABLE' ||
+          type === 'UNKNOWN_TOPIC_OR_PARTITION');
+      if (!settling || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1_000)));
+    }
+  }
+}
+
+/**
  * Distributed EventBus on Kafka. Publishing uses one idempotent producer (exactly-once per
  * partition across retries), keyed by tenant so each tenant's events stay in order. Each live
  * subscriber (a GraphQL subscription) gets its own consumer group positioned at the end of
@@ -89,7 +111,7 @@ export class KafkaEventBus implements EventBus {
       await this.ensureTopic(topic);
       const admin = await this.getAdmin();
       // The end of every partition NOW: what this subscriber starts from.
-      const ends = await admin.fetchTopicOffsets(topic);
+      const ends = await whileLeadersMove(() => admin.fetchTopicOffsets(topic));
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: false });
       const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
