@@ -153,9 +153,17 @@ const server = await serveSubgraph({
   port: env.SOMA_SUBGRAPH_PORT,
   ...(redisEngines ? { nonces: redisEngines.nonces } : {}),
 });
+// The process's own series (memory, event loop, GC) so every process of a deployment is scraped
+// and alerted on alike; prom-client is loaded only when asked for.
+const metricsServer =
+  env.SOMA_METRICS_PORT !== undefined
+    ? await import('@somaagent/observability').then(({ PlatformMetrics, serveMetrics }) =>
+        serveMetrics(new PlatformMetrics(), { host: env.SOMA_METRICS_HOST, port: env.SOMA_METRICS_PORT! }),
+      )
+    : undefined;
 const providers = created.filter((c) => c.module !== module).map((c) => c.module.name);
 console.log(
-  `subgraph ${module.name} ready: ${server.url} (pid ${process.pid}; events ${events.kind}, streams ${streams.kind}, nonces ${redisEngines ? 'Redis' : 'in memory'}${providers.length ? `; in-process providers: ${providers.join(', ')}` : ''})`,
+  `subgraph ${module.name} ready: ${server.url} (pid ${process.pid}; events ${events.kind}, streams ${streams.kind}, nonces ${redisEngines ? 'Redis' : 'in memory'}${providers.length ? `; in-process providers: ${providers.join(', ')}` : ''}; metrics ${metricsServer ? metricsServer.url : 'off'})`,
 );
 
 let stopping = false;
@@ -163,6 +171,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await server.close();
+  await metricsServer?.close();
   if (engine) await engine[Symbol.asyncDispose]();
   await disposeModules(created);
   await temporal?.close();

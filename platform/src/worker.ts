@@ -112,7 +112,17 @@ const activities = createCapsuleRunActivities(
   ports,
   capsuleModel,
 );
+// The process's own series (memory, event loop, GC), like every other process; prom-client only when asked for.
+const metricsServer =
+  env.SOMA_METRICS_PORT !== undefined
+    ? await import('@somaagent/observability').then(({ PlatformMetrics, serveMetrics }) =>
+        serveMetrics(new PlatformMetrics(), { host: env.SOMA_METRICS_HOST, port: env.SOMA_METRICS_PORT! }),
+      )
+    : undefined;
+if (metricsServer) console.log(`worker metrics: ${metricsServer.url}`);
+
 const release = async () => {
+  await metricsServer?.close();
   await disposeModules(providers);
   await embedder[Symbol.asyncDispose]();
   await capsuleModel?.model[Symbol.asyncDispose]();

@@ -7,6 +7,7 @@ import {
   jsonOf,
   kafkaEnv,
   llmEnv,
+  metricsEnv,
   opaEnv,
   redisEnv,
   s3Env,
@@ -57,6 +58,7 @@ export const SubgraphEnv = z
     SOMA_MODEL_PRICES: jsonOf(ModelPrices).optional(),
     /** As for `npm start`; this process reads the concurrent-generation quota from it. */
     SOMA_RATE_LIMITS: jsonOf(RateLimits).optional(),
+    ...metricsEnv,
     // engines
     ...redisEnv,
     ...kafkaEnv,

@@ -4,6 +4,7 @@ import {
   embeddingsEnv,
   kafkaEnv,
   llmEnv,
+  metricsEnv,
   opaEnv,
   redisEnv,
   s3Env,
@@ -27,6 +28,7 @@ export const WorkerEnv = z
     ...opaEnv,
     ...kafkaEnv,
     ...redisEnv,
+    ...metricsEnv,
     ...llmEnv,
     /** The model a model-call step without `model` asks for. @default 'default' */
     SOMA_LLM_MODEL: z.string().min(1).default('default'),
