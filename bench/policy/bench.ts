@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { InProcessEventBus } from '@somaagent/events';
+import { PlatformMetrics } from '@somaagent/observability';
 import {
   AUDIT_TOPIC,
   createPolicyDecider,
@@ -51,8 +52,10 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 2);
-const ROUTERS = (process.env.BENCH_ROUTERS ?? 'off,wasm,wasm-no-reuse,opa-server').split(',') as RouterName[];
-type RouterName = 'off' | 'wasm' | 'wasm-no-reuse' | 'opa-server';
+const ROUTERS = (process.env.BENCH_ROUTERS ?? 'off,wasm,wasm-metrics,wasm-no-reuse,opa-server').split(
+  ',',
+) as RouterName[];
+type RouterName = 'off' | 'wasm' | 'wasm-metrics' | 'wasm-no-reuse' | 'opa-server';
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -156,6 +159,13 @@ const common: RouterOptions = {
   ]),
   subgraphUrls: { policy: subgraph.url },
   routerSecret: secret,
+  // Budgets still counted on every request, but out of reach: the bench measures serving, and the
+  // defaults (3,000 units a minute per subject) would answer most of its requests 429.
+  limits: {
+    requestsPerMinutePerIp: 1_000_000_000,
+    requestsPerMinutePerSubject: 1_000_000_000,
+    requestsPerMinutePerTenant: 1_000_000_000,
+  },
   issuers: [
     {
       ...issuer.trusted,
@@ -170,6 +180,13 @@ const routerFactories: Record<RouterName, () => Promise<RunningRouter>> = {
   off: () => createRouter(common),
   wasm: () =>
     createRouter({ ...common, policy: { decider: createPolicyDecider({ evaluator: wasm, audit }) } }),
+  // The same with Prometheus metrics recorded (docs/observability.md): what observability costs.
+  'wasm-metrics': () =>
+    createRouter({
+      ...common,
+      metrics: new PlatformMetrics(),
+      policy: { decider: createPolicyDecider({ evaluator: wasm, audit }) },
+    }),
   // The same engine with decisions kept for one request only: what a stream of questions never
   // asked before costs (the bench repeats one query, so `wasm` mostly reuses decisions).
   'wasm-no-reuse': () =>
@@ -229,6 +246,7 @@ try {
   const results: Record<RouterName, Measured[]> = {
     off: [],
     wasm: [],
+    'wasm-metrics': [],
     'wasm-no-reuse': [],
     'opa-server': [],
   };
@@ -285,6 +303,14 @@ try {
     if (!Number.isNaN(wasmOverhead)) {
       console.log(
         `goal: router overhead with policy (wasm) < 10% → ${wasmOverhead < 0.1 ? 'met' : 'NOT met'}`,
+      );
+    }
+    if (routers.wasm && routers['wasm-metrics']) {
+      const ratios = results['wasm-metrics'].map((r, i) => metric(r) / metric(results.wasm[i]!));
+      const m = median(ratios);
+      const f = (x: number) => x.toFixed(3);
+      console.log(
+        `metrics on vs off (wasm-metrics / wasm per round): median ${f(m)}x, IQR ${f(quantile(ratios, 0.25))}–${f(quantile(ratios, 0.75))}, min–max ${f(Math.min(...ratios))}–${f(Math.max(...ratios))} → cost ${((1 - m) * 100).toFixed(1)}% (goal ≤ 5%: ${1 - m <= 0.05 ? 'met' : 'NOT met'})`,
       );
     }
   };
