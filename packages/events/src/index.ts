@@ -1,3 +1,4 @@
 export { InMemoryRateLimiter } from './InMemoryRateLimiter';
 export { InMemoryStreamLog, type InMemoryStreamLogOptions } from './InMemoryStreamLog';
 export { InProcessEventBus } from './InProcessEventBus';
+export { OutboxRelay, type OutboxRelayOptions } from './OutboxRelay';

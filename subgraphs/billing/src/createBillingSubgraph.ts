@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { OutboxRelay } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { toConnection } from '@somaagent/pagination';
 import type { EventBus, SqlDatabase } from '@somaagent/ports';
 import { type GraphQLSchema, parse } from 'graphql';
-import { BillingOutboxRelay } from './BillingOutboxRelay';
 import { BudgetAdmin } from './BudgetAdmin';
 import { BudgetLedger } from './BudgetLedger';
 import type { Resolvers } from './generated/resolvers-types';
@@ -43,7 +43,9 @@ export const billingTypeDefs = parse(readFileSync(new URL('../schema.graphql', i
 /** The billing subgraph: build it, then serve it with `serveSubgraph`. */
 export async function createBillingSubgraph(deps: BillingDeps): Promise<BillingSubgraph> {
   const clock = deps.clock ?? (() => new Date());
-  const relay = deps.events ? new BillingOutboxRelay(deps.db, deps.events).start() : undefined;
+  const relay = deps.events
+    ? new OutboxRelay(deps.db, deps.events, { schema: 'billing' }).start()
+    : undefined;
   const ledger = new BudgetLedger(deps.db, { clock, onUsageRecorded: () => relay?.kick() });
   const budgets = new BudgetAdmin(deps.db, clock);
 

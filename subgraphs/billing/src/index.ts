@@ -1,4 +1,3 @@
-export { BillingOutboxRelay, type BillingOutboxRelayOptions } from './BillingOutboxRelay';
 export { BudgetAdmin, type CreateBudgetInput, MAX_LIMIT_MICROS, type UpdateBudgetInput } from './BudgetAdmin';
 export {
   BudgetLedger,

@@ -1,7 +1,7 @@
-import { InProcessEventBus } from '@somaagent/events';
+import { InProcessEventBus, OutboxRelay } from '@somaagent/events';
 import type { EventEnvelope, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingOutboxRelay, BudgetAdmin, BudgetLedger, USAGE_TOPIC } from '../src/index';
+import { BudgetAdmin, BudgetLedger, USAGE_TOPIC } from '../src/index';
 import { adapters, claimsFor, manualClock, newTenant, openMigrated } from './support';
 
 type Owned = SqlDatabase & { asOwner<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> };
@@ -107,7 +107,7 @@ for (const adapter of adapters) {
       await using bus = new InProcessEventBus();
       const subscription = bus.subscribe(USAGE_TOPIC);
       await subscription.ready;
-      await using relay = new BillingOutboxRelay(db, bus);
+      await using relay = new OutboxRelay(db, bus, { schema: 'billing' });
       // Other tests' tenants share the database: drain them all, then find this tenant's event.
       expect(await relay.drain()).toBeGreaterThanOrEqual(1);
       expect(await relay.drain()).toBe(0);

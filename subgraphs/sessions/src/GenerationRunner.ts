@@ -1,4 +1,5 @@
 import { SomaError } from '@somaagent/errors';
+import type { OutboxRelay } from '@somaagent/events';
 import type {
   ChatChunk,
   ChatMessage,
@@ -13,7 +14,6 @@ import { type GenerationCheckpoints, startCheckpoints } from './GenerationCheckp
 import type { ReservedGeneration } from './Generations';
 import type { ModelProvider } from './generated/resolvers-types';
 import type { KnownSessions, SessionModelUse } from './KnownSessions';
-import type { OutboxRelay } from './OutboxRelay';
 import type { PriceTable } from './prices';
 import { type AnswerRecord, answerCost, recordAnswer } from './recordAnswer';
 import type { SessionEventFeed, SessionEventPayload } from './SessionEventFeed';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clip, SomaError } from '@somaagent/errors';
+import type { OutboxRelay } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import { type Connection, pageArgs, toConnection } from '@somaagent/pagination';
 import type { PolicyDecider } from '@somaagent/policy';
@@ -21,7 +22,6 @@ import { allFieldsHandled } from './inputFields';
 import { KnownSessions, toModelUse } from './KnownSessions';
 import { MessageSender } from './MessageSender';
 import { ModelAccess } from './ModelAccess';
-import type { OutboxRelay } from './OutboxRelay';
 import { PersonaService } from './PersonaService';
 import type { PriceTable } from './prices';
 import { type SentMessage, sendStrategyFor } from './SendStrategy';

@@ -1,9 +1,9 @@
 import { clip, SomaError } from '@somaagent/errors';
+import type { OutboxRelay } from '@somaagent/events';
 import type { Cursor } from '@somaagent/pagination';
 import type { ChatMessage, RecalledPassage, SqlExecutor, TokenUsage, UsageSource } from '@somaagent/ports';
 import type { Caller } from './capabilities';
 import type { ModelProvider, SessionStatus } from './generated/resolvers-types';
-import type { OutboxRelay } from './OutboxRelay';
 import { CONVERSATION_TOPIC, SLM_REQUESTS_TOPIC } from './recordAnswer';
 
 export interface PersonaRow {

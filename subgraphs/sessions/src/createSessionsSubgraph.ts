@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { SomaError } from '@somaagent/errors';
-import { InMemoryRateLimiter } from '@somaagent/events';
+import { InMemoryRateLimiter, OutboxRelay } from '@somaagent/events';
 import type { VerifiedClaims } from '@somaagent/internal-auth';
 import type { Connection } from '@somaagent/pagination';
 import type { PolicyDecider } from '@somaagent/policy';
@@ -22,7 +22,6 @@ import {
   type SessionEventModel,
   toSession as session,
 } from './models';
-import { OutboxRelay } from './OutboxRelay';
 import { DEFAULT_PRICES, type PriceTable } from './prices';
 import { startGenerationRecovery } from './recoverInterruptedGenerations';
 import { sessionStream } from './SessionEventFeed';
@@ -98,7 +97,10 @@ const EVENT_TYPENAMES: Record<
 
 /** The sessions subgraph: build it, then serve it with `serveSubgraph` (or `main.ts`). */
 export async function createSessionsSubgraph(deps: SessionsDeps): Promise<SessionsSubgraph> {
-  const outbox = new OutboxRelay(deps.db, deps.events, { pollMs: deps.outboxPollMs ?? 1000 }).start();
+  const outbox = new OutboxRelay(deps.db, deps.events, {
+    schema: 'sessions',
+    pollMs: deps.outboxPollMs ?? 1000,
+  }).start();
   const limits = { ...DEFAULT_SESSIONS_LIMITS, ...deps.limits };
   const rateLimiter = deps.rateLimiter ?? new InMemoryRateLimiter();
   const prices = deps.prices ?? DEFAULT_PRICES;

@@ -1,3 +1,4 @@
+export { OutboxRelay } from '@somaagent/events';
 export { SESSIONS_CAPABILITIES, type SessionsCapability } from './capabilities';
 export {
   createSessionsSubgraph,
@@ -10,7 +11,6 @@ export type { ModelProvider } from './generated/resolvers-types';
 export { MODEL_POLICY } from './ModelAccess';
 export { sessionsMigrations } from './migrations';
 export { type SessionsModuleConfig, sessionsModule } from './module';
-export { OutboxRelay } from './OutboxRelay';
 export { costUsd, DEFAULT_PRICES, type ModelPrice, type PriceTable } from './prices';
 export { CONVERSATION_TOPIC, SLM_REQUESTS_TOPIC } from './recordAnswer';
 export { sessionStream } from './SessionEventFeed';

@@ -1,5 +1,5 @@
+import type { OutboxRelay } from '@somaagent/events';
 import type { SqlExecutor, UsageSource } from '@somaagent/ports';
-import type { OutboxRelay } from './OutboxRelay';
 import { costUsd, type PriceTable } from './prices';
 
 export const CONVERSATION_TOPIC = 'conversation.events';

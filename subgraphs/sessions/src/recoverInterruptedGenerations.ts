@@ -1,5 +1,5 @@
+import type { OutboxRelay } from '@somaagent/events';
 import type { SqlDatabase, StreamLog } from '@somaagent/ports';
-import type { OutboxRelay } from './OutboxRelay';
 import type { PriceTable } from './prices';
 import { answerCost, recordAnswer } from './recordAnswer';
 

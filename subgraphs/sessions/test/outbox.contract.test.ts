@@ -1,10 +1,9 @@
-import { InProcessEventBus } from '@somaagent/events';
+import { InProcessEventBus, OutboxRelay } from '@somaagent/events';
 import type { EventEnvelope, SqlDatabase } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../tests/support/postgres';
 import { sessionsMigrations } from '../src/index';
-import { OutboxRelay } from '../src/OutboxRelay';
 
 // The transactional outbox on both database adapters. "Crash between the database write and
 // the publish" is the state where rows are committed and no relay has run: a relay started
@@ -26,7 +25,7 @@ describe.each(adapters)('outbox on %s', (_name, open) => {
   async function enqueueCommitted(count: number) {
     db = await open();
     await db.migrate(sessionsMigrations);
-    const writer = new OutboxRelay(db, new InProcessEventBus()); // never started: the "crashed" process
+    const writer = new OutboxRelay(db, new InProcessEventBus(), { schema: 'sessions' }); // never started: the "crashed" process
     for (let i = 0; i < count; i++) {
       const tenant = i % 2 ? TENANT_B : TENANT_A;
       await db.withScope({ tenantId: tenant }, (tx) =>
@@ -48,7 +47,7 @@ describe.each(adapters)('outbox on %s', (_name, open) => {
     await enqueueCommitted(7);
     const bus = new InProcessEventBus();
     const seen = collect(bus);
-    const relay = new OutboxRelay(db, bus);
+    const relay = new OutboxRelay(db, bus, { schema: 'sessions' });
     expect(await relay.drain()).toBe(7);
     expect(await relay.drain()).toBe(0);
     await new Promise((r) => setTimeout(r, 10));
@@ -79,7 +78,10 @@ describe.each(adapters)('outbox on %s', (_name, open) => {
     await enqueueCommitted(40);
     const bus = new InProcessEventBus();
     const seen = collect(bus);
-    const [a, b] = await Promise.all([new OutboxRelay(db, bus).drain(), new OutboxRelay(db, bus).drain()]);
+    const [a, b] = await Promise.all([
+      new OutboxRelay(db, bus, { schema: 'sessions' }).drain(),
+      new OutboxRelay(db, bus, { schema: 'sessions' }).drain(),
+    ]);
     expect(a + b).toBe(40);
     await new Promise((r) => setTimeout(r, 10));
     const ids = seen.got.map((e) => (e.payload as { outboxId: string }).outboxId);

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { InMemoryStreamLog, InProcessEventBus } from '@somaagent/events';
+import { InMemoryStreamLog, InProcessEventBus, OutboxRelay } from '@somaagent/events';
 import type { SqlDatabase } from '@somaagent/ports';
 import { PgliteSqlDatabase } from '@somaagent/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../tests/support/postgres';
 import { sessionsMigrations } from '../src/index';
-import { OutboxRelay } from '../src/OutboxRelay';
 import { recoverInterruptedGenerations } from '../src/recoverInterruptedGenerations';
 import { sessionStream } from '../src/SessionEventFeed';
 
@@ -85,7 +84,7 @@ describe.each(adapters)('recoverInterruptedGenerations on %s', (_name, open) => 
     const deadB = await streamingAnswer(TENANT_B, randomUUID(), [10, 5]); // never had a heartbeat row
     const liveA = await streamingAnswer(TENANT_A, live, [1, 1]);
     const ownA = await streamingAnswer(TENANT_A, self, [1, 1]);
-    const outbox = new OutboxRelay(db, new InProcessEventBus()); // not started: rows stay visible
+    const outbox = new OutboxRelay(db, new InProcessEventBus(), { schema: 'sessions' }); // not started: rows stay visible
     const deps = {
       db,
       streams,

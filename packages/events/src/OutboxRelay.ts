@@ -1,6 +1,13 @@
 import type { EventBus, SqlDatabase, SqlExecutor } from '@somaagent/ports';
 
 export interface OutboxRelayOptions {
+  /**
+   * The domain's schema: it owns the table `<schema>.outbox (tenant_id, topic, type, payload)` and
+   * the definer functions `<schema>.outbox_pending(limit)` and `<schema>.outbox_mark_published(ids)`
+   * (see the sessions and billing migrations). Each domain keeps its own outbox; this relay is the
+   * one piece of code that drains any of them.
+   */
+  schema: string;
   /** Polling interval when nothing kicks the relay (e.g. rows left by a crashed process). @default 1000 */
   pollMs?: number;
   /** Rows per transaction. @default 100 */
@@ -18,17 +25,23 @@ export class OutboxRelay implements AsyncDisposable {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private readonly schema: string;
 
   constructor(
     private readonly db: SqlDatabase,
     private readonly events: EventBus,
-    private readonly options: OutboxRelayOptions = {},
-  ) {}
+    private readonly options: OutboxRelayOptions,
+  ) {
+    // Interpolated into SQL: only a plain identifier.
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema))
+      throw new RangeError(`OutboxRelay: "${options.schema}" is not a schema name`);
+    this.schema = options.schema;
+  }
 
   /**
-   * Writes one event in the caller's transaction. The one exception: sendMessage writes its
-   * `message.created` row inside its single write statement (SessionStore.storeMessages, `sessions.send.write`),
-   * to keep a statement off the first token's path; a change to the outbox's columns changes both.
+   * Writes one event in the caller's transaction. (A domain may also write its row inside a
+   * statement of its own, as sessions' sendMessage does to keep a statement off the first
+   * token's path; a change to the outbox's columns changes both.)
    */
   async enqueue(
     tx: SqlExecutor,
@@ -38,9 +51,9 @@ export class OutboxRelay implements AsyncDisposable {
     payload: Record<string, unknown>,
   ) {
     await tx.query(
-      'INSERT INTO sessions.outbox (tenant_id, topic, type, payload) VALUES ($1, $2, $3, $4)',
+      `INSERT INTO ${this.schema}.outbox (tenant_id, topic, type, payload) VALUES ($1, $2, $3, $4)`,
       [tenantId, topic, type, JSON.stringify(payload)],
-      { name: 'sessions.outbox.enqueue' },
+      { name: `${this.schema}.outbox.enqueue` },
     );
   }
 
@@ -64,7 +77,7 @@ export class OutboxRelay implements AsyncDisposable {
     }
     this.running = this.drain()
       .then(() => undefined)
-      .catch((error) => console.error('[sessions] outbox relay failed; will retry', error))
+      .catch((error) => console.error(`[${this.schema}] outbox relay failed; will retry`, error))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -86,7 +99,7 @@ export class OutboxRelay implements AsyncDisposable {
           type: string;
           payload: Record<string, unknown>;
           created_at: Date;
-        }>('SELECT * FROM sessions.outbox_pending($1)', [this.options.batchSize ?? 100]);
+        }>(`SELECT * FROM ${this.schema}.outbox_pending($1)`, [this.options.batchSize ?? 100]);
         for (const row of rows) {
           await this.events.publish({
             topic: row.topic,
@@ -97,7 +110,9 @@ export class OutboxRelay implements AsyncDisposable {
           });
         }
         if (rows.length > 0) {
-          await tx.query('SELECT sessions.outbox_mark_published($1::bigint[])', [rows.map((r) => r.id)]);
+          await tx.query(`SELECT ${this.schema}.outbox_mark_published($1::bigint[])`, [
+            rows.map((r) => r.id),
+          ]);
         }
         return rows.length;
       });
